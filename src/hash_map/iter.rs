@@ -1,0 +1,156 @@
+//! Iteration: a pass over the buckets, one guard per bucket.
+//!
+//! # Guarantee
+//!
+//! An iterator yields every key that is present for the whole iteration
+//! exactly once, never yields a key twice, and yields each key with a value
+//! it held at some moment of the iteration. A key inserted or removed during
+//! the iteration may or may not be yielded. Each bucket is read in one
+//! completed pass of `list::walk` (a pass that had to restart is forgotten),
+//! and a key never moves between buckets.
+
+use super::list::{self, Node};
+use super::HashMap;
+use crate::reclaim::{self, Link};
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::ops::ControlFlow;
+
+/// An iterator over `(K, V)` clones of a [`HashMap`]'s entries; see
+/// [`HashMap::iter`].
+pub struct Iter<'a, K: 'static, V: 'static, S> {
+    map: &'a HashMap<K, V, S>,
+    next_bucket: usize,
+    /// The entries of the last bucket read, in reverse chain order.
+    batch: Vec<(K, V)>,
+}
+
+/// An iterator over the keys of a [`HashMap`]; see [`HashMap::keys`].
+pub struct Keys<'a, K: 'static, V: 'static, S> {
+    iter: Iter<'a, K, V, S>,
+}
+
+/// An iterator over the values of a [`HashMap`]; see [`HashMap::values`].
+pub struct Values<'a, K: 'static, V: 'static, S> {
+    iter: Iter<'a, K, V, S>,
+}
+
+/// An owning iterator over the entries of a [`HashMap`].
+pub struct IntoIter<K, V> {
+    entries: alloc::vec::IntoIter<(K, V)>,
+}
+
+impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
+    /// An iterator over `(K, V)` clones of the entries, bucket by bucket.
+    ///
+    /// Not a snapshot: it yields every key present for the whole iteration
+    /// exactly once, never a key twice, each with a value it held during the
+    /// iteration; keys inserted or removed meanwhile may or may not appear.
+    /// It holds a guard only while it reads one bucket.
+    pub fn iter(&self) -> Iter<'_, K, V, S> {
+        Iter {
+            map: self,
+            next_bucket: 0,
+            batch: Vec::new(),
+        }
+    }
+
+    /// An iterator over key clones, with the guarantee of [`iter`](Self::iter).
+    pub fn keys(&self) -> Keys<'_, K, V, S> {
+        Keys { iter: self.iter() }
+    }
+
+    /// An iterator over value clones, with the guarantee of
+    /// [`iter`](Self::iter).
+    pub fn values(&self) -> Values<'_, K, V, S> {
+        Values { iter: self.iter() }
+    }
+
+    pub(super) fn buckets(&self) -> &[Link<Node<K, V>>] {
+        &self.buckets
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {
+    type Item = (K, V);
+
+    fn next(&mut self) -> Option<(K, V)> {
+        loop {
+            if let Some(entry) = self.batch.pop() {
+                return Some(entry);
+            }
+            let bucket = self.map.buckets().get(self.next_bucket)?;
+            self.next_bucket += 1;
+            let guard = reclaim::pin();
+            let batch = RefCell::new(core::mem::take(&mut self.batch));
+            list::walk::<_, _, ()>(
+                bucket,
+                &guard,
+                |node| {
+                    let entry = (node.key().clone(), node.value().clone());
+                    batch.borrow_mut().push(entry);
+                    ControlFlow::Continue(())
+                },
+                // The abandoned pass's entries are forgotten: the next pass
+                // reads the bucket whole.
+                || batch.borrow_mut().clear(),
+            );
+            self.batch = batch.into_inner();
+            self.batch.reverse();
+        }
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Keys<'_, K, V, S> {
+    type Item = K;
+
+    fn next(&mut self) -> Option<K> {
+        self.iter.next().map(|(key, _)| key)
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Values<'_, K, V, S> {
+    type Item = V;
+
+    fn next(&mut self) -> Option<V> {
+        self.iter.next().map(|(_, value)| value)
+    }
+}
+
+impl<'a, K: Clone + 'static, V: Clone + 'static, S> IntoIterator for &'a HashMap<K, V, S> {
+    type Item = (K, V);
+    type IntoIter = Iter<'a, K, V, S>;
+
+    fn into_iter(self) -> Iter<'a, K, V, S> {
+        self.iter()
+    }
+}
+
+impl<K: 'static, V: 'static, S> IntoIterator for HashMap<K, V, S> {
+    type Item = (K, V);
+    type IntoIter = IntoIter<K, V>;
+
+    /// Moves the entries out (no clones): the map is owned, so no other
+    /// thread can see it.
+    fn into_iter(mut self) -> IntoIter<K, V> {
+        let mut entries = Vec::with_capacity(self.len());
+        self.drain(|entry| entries.push(entry));
+        IntoIter {
+            entries: entries.into_iter(),
+        }
+    }
+}
+
+impl<K, V> Iterator for IntoIter<K, V> {
+    type Item = (K, V);
+
+    fn next(&mut self) -> Option<(K, V)> {
+        self.entries.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl<K, V> ExactSizeIterator for IntoIter<K, V> {}

@@ -1,0 +1,935 @@
+//! The chaining map: a power-of-two array of atomic bucket heads, each the
+//! head of a lock-free singly-linked list (the protocol is in `list.rs`).
+//!
+//! # Invariants
+//!
+//! * The bucket array is fixed when the map is built (growth is a later
+//!   addition: a link tag is reserved for it, see `list::FROZEN`).
+//! * A key lives in bucket `hash & mask`; at most one live node of a key is
+//!   reachable from it (see `list.rs`).
+//! * The length stripes sum to (live keys) + (inserts counted early) −
+//!   (removes counted early): each successful insert of a new key adds one
+//!   *after* its linearization point, each successful remove subtracts one
+//!   after its own, so the sum is exact whenever no write is in flight.
+
+mod iter;
+mod list;
+
+pub use iter::{IntoIter, Iter, Keys, Values};
+
+use crate::reclaim::{self, Guard, Link, Shared};
+use crate::sync::{self, AtomicIsize, Ordering};
+use crate::{CapacityError, DefaultHashBuilder};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::borrow::Borrow;
+use core::fmt;
+use core::hash::{BuildHasher, Hash};
+use list::{Node, Search, DELETED, REPLACED};
+
+/// Buckets of a map made by [`HashMap::new`]: 2^19, about 4 MiB of heads.
+pub const DEFAULT_BUCKETS: usize = 1 << 19;
+
+/// The most buckets a map may ask for (2^(pointer width − 4) heads).
+pub const MAX_BUCKETS: usize = 1 << (usize::BITS - 4);
+
+/// Stripes of the length counter, indexed by hash bits.
+#[cfg(not(kovan_map_loom))]
+const STRIPES: usize = 16;
+#[cfg(kovan_map_loom)]
+const STRIPES: usize = 2;
+
+/// A counter stripe on its own cache line.
+#[repr(align(128))]
+struct Stripe(AtomicIsize);
+
+/// A lock-free concurrent hash map with separate chaining.
+///
+/// Every operation takes `&self`: share the map with `Arc` or a scoped
+/// thread. No operation takes a lock or waits for another thread; every
+/// single-key operation is linearizable, and each documents the atomic step
+/// at which it takes effect (its *linearization point*). Values are returned
+/// as clones (`V: Clone`); [`get_ref`](Self::get_ref) borrows instead, under a
+/// [`Guard`].
+///
+/// # Examples
+///
+/// ```
+/// use kovan_map::HashMap;
+/// use std::sync::Arc;
+/// use std::thread;
+///
+/// let map = Arc::new(HashMap::with_capacity(1 << 12));
+/// let handles: Vec<_> = (0..4u64)
+///     .map(|t| {
+///         let map = Arc::clone(&map);
+///         thread::spawn(move || {
+///             for i in 0..100 {
+///                 map.insert(t * 1000 + i, i * 2);
+///             }
+///         })
+///     })
+///     .collect();
+/// for handle in handles {
+///     handle.join().unwrap();
+/// }
+/// assert_eq!(map.len(), 400);
+/// assert_eq!(map.get(&3005), Some(10));
+/// assert_eq!(map.remove(&3005), Some(10));
+/// assert_eq!(map.get(&3005), None);
+/// ```
+///
+/// A map of values that are not `Send` cannot cross threads:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<kovan_map::HashMap<u64, std::rc::Rc<u64>>>();
+/// ```
+pub struct HashMap<K: 'static, V: 'static, S = DefaultHashBuilder> {
+    buckets: Box<[Link<Node<K, V>>]>,
+    mask: usize,
+    len: Box<[Stripe]>,
+    hasher: S,
+}
+
+// SAFETY: the map owns its keys and values; moving it moves them.
+unsafe impl<K: Send, V: Send, S: Send> Send for HashMap<K, V, S> {}
+// SAFETY: through `&HashMap` a thread reads `&K`/`&V` (needs `Sync`), clones
+// values, and inserts or removes entries whose nodes another thread may drop
+// (needs `Send`).
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for HashMap<K, V, S> {}
+
+impl<K: 'static, V: 'static> HashMap<K, V, DefaultHashBuilder> {
+    /// An empty map with [`DEFAULT_BUCKETS`] buckets and a hasher seeded for
+    /// this map alone.
+    pub fn new() -> Self {
+        Self::with_hasher(DefaultHashBuilder::default())
+    }
+
+    /// An empty map with at least `buckets` buckets (rounded up to a power of
+    /// two, at least one).
+    ///
+    /// # Panics
+    ///
+    /// If `buckets` exceeds [`MAX_BUCKETS`] or the array cannot be allocated;
+    /// [`try_with_capacity`](Self::try_with_capacity) returns the error
+    /// instead.
+    pub fn with_capacity(buckets: usize) -> Self {
+        Self::with_capacity_and_hasher(buckets, DefaultHashBuilder::default())
+    }
+
+    /// As [`with_capacity`](Self::with_capacity), returning a
+    /// [`CapacityError`] instead of panicking.
+    pub fn try_with_capacity(buckets: usize) -> Result<Self, CapacityError> {
+        Self::try_with_capacity_and_hasher(buckets, DefaultHashBuilder::default())
+    }
+}
+
+impl<K: 'static, V: 'static, S: Default> Default for HashMap<K, V, S> {
+    fn default() -> Self {
+        Self::with_hasher(S::default())
+    }
+}
+
+impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
+    /// An empty map with [`DEFAULT_BUCKETS`] buckets and the given hasher.
+    pub fn with_hasher(hasher: S) -> Self {
+        Self::with_capacity_and_hasher(DEFAULT_BUCKETS, hasher)
+    }
+
+    /// An empty map with at least `buckets` buckets and the given hasher.
+    ///
+    /// # Panics
+    ///
+    /// If `buckets` exceeds [`MAX_BUCKETS`] or the array cannot be allocated.
+    pub fn with_capacity_and_hasher(buckets: usize, hasher: S) -> Self {
+        match Self::try_with_capacity_and_hasher(buckets, hasher) {
+            Ok(map) => map,
+            Err(error) => panic!("kovan_map::HashMap::with_capacity: {error}"),
+        }
+    }
+
+    /// As [`with_capacity_and_hasher`](Self::with_capacity_and_hasher),
+    /// returning a [`CapacityError`] instead of panicking.
+    pub fn try_with_capacity_and_hasher(buckets: usize, hasher: S) -> Result<Self, CapacityError> {
+        if buckets > MAX_BUCKETS {
+            return Err(CapacityError::TooLarge {
+                requested: buckets,
+                max: MAX_BUCKETS,
+            });
+        }
+        let n = buckets.max(1).next_power_of_two();
+        let heads = reclaim::null_links(n).map_err(|_| CapacityError::AllocFailed { buckets: n })?;
+        let mut len = Vec::new();
+        len.resize_with(STRIPES, || Stripe(AtomicIsize::new(0)));
+        Ok(Self {
+            buckets: heads,
+            mask: n - 1,
+            len: len.into_boxed_slice(),
+            hasher,
+        })
+    }
+
+    /// The number of buckets.
+    pub fn capacity(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// The number of entries.
+    ///
+    /// Exact whenever no write is in flight. While writes run it is the sum
+    /// of counters each write updates just after its linearization point, so
+    /// it may lag behind by the writes in flight; it is never negative and
+    /// never wraps (a transiently negative sum reads as 0).
+    pub fn len(&self) -> usize {
+        let sum: isize = self
+            .len
+            .iter()
+            .map(|stripe| stripe.0.load(Ordering::Relaxed))
+            .fold(0isize, isize::wrapping_add);
+        sum.max(0) as usize
+    }
+
+    /// Whether [`len`](Self::len) is zero.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The map's hasher.
+    pub fn hasher(&self) -> &S {
+        &self.hasher
+    }
+
+    /// Enters a critical section for [`get_ref`](Self::get_ref). References
+    /// read under the guard stay valid until it is dropped; hold it briefly,
+    /// as memory retired meanwhile is not reclaimed while it lives.
+    pub fn pin(&self) -> Guard {
+        reclaim::pin()
+    }
+
+    fn bucket(&self, hash: u64) -> &Link<Node<K, V>> {
+        &self.buckets[(hash as usize) & self.mask]
+    }
+
+    fn count(&self, hash: u64, delta: isize) {
+        let stripe = (hash >> 56) as usize % STRIPES;
+        // ORDERING: Relaxed: the counter orders nothing; `len` is exact only
+        // once the writes are complete and visible (joined).
+        self.len[stripe].0.fetch_add(delta, Ordering::Relaxed);
+    }
+}
+
+/// A key and value an insert carries across its attempts, allocated into a
+/// node the first time an attempt needs one, so that a retry neither
+/// reallocates nor needs `K: Clone`.
+struct Pending<K: 'static, V: 'static> {
+    state: PendingState<K, V>,
+}
+
+enum PendingState<K, V> {
+    Parts { key: K, value: Option<V> },
+    Built(*mut Node<K, V>),
+    Gone,
+}
+
+impl<K: 'static, V: 'static> Pending<K, V> {
+    fn new(key: K, value: Option<V>) -> Self {
+        Self {
+            state: PendingState::Parts { key, value },
+        }
+    }
+
+    fn key(&self) -> &K {
+        match &self.state {
+            PendingState::Parts { key, .. } => key,
+            // SAFETY: a built node is owned by this call until published.
+            PendingState::Built(node) => unsafe { (**node).key() },
+            PendingState::Gone => unreachable!("pending node used after publication"),
+        }
+    }
+
+    fn has_value(&self) -> bool {
+        !matches!(&self.state, PendingState::Parts { value: None, .. })
+    }
+
+    /// Replaces the value (a `compute` retry computed a new one).
+    fn set_value(&mut self, new: V) {
+        let state = core::mem::replace(&mut self.state, PendingState::Gone);
+        let key = match state {
+            PendingState::Parts { key, .. } => key,
+            // SAFETY: never published, owned by this call.
+            PendingState::Built(node) => unsafe { reclaim::take(node) }.into_parts().0,
+            PendingState::Gone => unreachable!("pending node used after publication"),
+        };
+        self.state = PendingState::Parts {
+            key,
+            value: Some(new),
+        };
+    }
+
+    /// The node, allocated on first use, with `next` as its successor.
+    fn node(&mut self, hash: u64, next: Shared<'_, Node<K, V>>) -> *mut Node<K, V> {
+        let state = core::mem::replace(&mut self.state, PendingState::Gone);
+        let node = match state {
+            PendingState::Parts {
+                key,
+                value: Some(value),
+            } => reclaim::alloc(Node::new(hash, key, value)),
+            PendingState::Built(node) => node,
+            PendingState::Parts { value: None, .. } | PendingState::Gone => {
+                unreachable!("pending node built without a value")
+            }
+        };
+        // SAFETY: the node is private to this call until a CAS publishes it.
+        unsafe { (*node).next.store_private(next) };
+        self.state = PendingState::Built(node);
+        node
+    }
+
+    /// The node was published: it belongs to the map now.
+    fn published(mut self) {
+        self.state = PendingState::Gone;
+    }
+}
+
+impl<K: 'static, V: 'static> Drop for Pending<K, V> {
+    fn drop(&mut self) {
+        if let PendingState::Built(node) = self.state {
+            // SAFETY: never published, so no other thread saw it.
+            unsafe { reclaim::destroy(node) };
+        }
+    }
+}
+
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Borrows the value of `key` under `guard`, without cloning it.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`get`](Self::get): the load of the key's node's `next` that finds
+    /// it untagged (`LINEARIZATION(get)` in `list.rs`).
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(16);
+    /// map.insert("big", vec![0u8; 1024]);
+    /// let guard = map.pin();
+    /// assert_eq!(map.get_ref("big", &guard).map(Vec::len), Some(1024));
+    /// ```
+    pub fn get_ref<'g, Q>(&'g self, key: &Q, guard: &'g Guard) -> Option<&'g V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        list::lookup(self.bucket(hash), hash, key, guard).map(Node::value)
+    }
+
+    /// The value of `key`, cloned.
+    ///
+    /// # Linearizability
+    ///
+    /// Present: at the load of the key's node's `next` that finds it untagged
+    /// (`LINEARIZATION(get)` in `list.rs`); the value is that node's, and
+    /// values never change inside a node. Absent: at a moment during the walk
+    /// when no live node of the key was reachable (the walk's first load of
+    /// the bucket, or just after the removal of the node it found dead).
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let guard = reclaim::pin();
+        self.get_ref(key, &guard).cloned()
+    }
+
+    /// Whether `key` is present.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`get`](Self::get).
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let guard = reclaim::pin();
+        self.get_ref(key, &guard).is_some()
+    }
+
+    /// Inserts `value` under `key`, returning the value it replaced.
+    ///
+    /// # Linearizability
+    ///
+    /// A new key: the CAS that pushes its node onto the bucket head. A
+    /// present key: the CAS that tags the old node's `next` `REPLACED`,
+    /// pointing at the new node, which already links the old successor; a
+    /// concurrent `get` therefore finds either the old node live or, through
+    /// the tag, the new one: the key never looks absent.
+    pub fn insert(&self, key: K, value: V) -> Option<V>
+    where
+        V: Clone,
+    {
+        let hash = self.hash(&key);
+        let bucket = self.bucket(hash);
+        let mut pending = Pending::new(key, Some(value));
+        loop {
+            let guard = reclaim::pin();
+            match list::search(bucket, hash, pending.key(), &guard) {
+                Search::Absent { head } => {
+                    let node = Shared::from_owned(pending.node(hash, head), &guard);
+                    // ORDERING: AcqRel. Release publishes the node's payload
+                    // to readers that acquire the bucket; Acquire pairs with
+                    // the CAS that last wrote the head.
+                    // LINEARIZATION(insert): the push of a new key.
+                    if bucket.cas(head, node, Ordering::AcqRel, Ordering::Relaxed, &guard) {
+                        pending.published();
+                        self.count(hash, 1);
+                        return None;
+                    }
+                }
+                Search::Found { pred, node, next } => {
+                    let new = Shared::from_owned(pending.node(hash, next), &guard);
+                    if let Some(old) = self.replace(pred, node, next, new, &guard) {
+                        pending.published();
+                        return Some(old.clone());
+                    }
+                }
+            }
+            sync::hint();
+        }
+    }
+
+    /// Tags `node.next` (expected `next`) `REPLACED` → `new`, then unlinks
+    /// `node`. Answers the replaced value, or `None` if the CAS failed (the
+    /// caller searches again).
+    fn replace<'g>(
+        &self,
+        pred: &'g Link<Node<K, V>>,
+        node: Shared<'g, Node<K, V>>,
+        next: Shared<'g, Node<K, V>>,
+        new: Shared<'g, Node<K, V>>,
+        guard: &'g Guard,
+    ) -> Option<&'g V> {
+        // SAFETY: `node` came from a search under `guard`.
+        let old = unsafe { node.deref() };
+        // ORDERING: AcqRel. Release publishes the replacement's payload to
+        // readers that acquire `node.next`; Acquire pairs with the write of
+        // `next` it replaces.
+        // LINEARIZATION(insert): the replacement of a present key (also of
+        // replace_if, compare_and_swap and compute when they replace).
+        if !old.next.cas(
+            next,
+            new.with_tag(REPLACED),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+            guard,
+        ) {
+            return None;
+        }
+        if !list::help_unlink(pred, node, new, guard) {
+            self.tidy(node, guard);
+        }
+        Some(old.value())
+    }
+
+    /// Tags `node.next` (expected `next`) `DELETED`, then unlinks `node`.
+    /// False if the CAS failed.
+    fn delete<'g>(
+        &self,
+        pred: &'g Link<Node<K, V>>,
+        node: Shared<'g, Node<K, V>>,
+        next: Shared<'g, Node<K, V>>,
+        guard: &'g Guard,
+    ) -> bool {
+        // SAFETY: `node` came from a search under `guard`.
+        let old = unsafe { node.deref() };
+        // ORDERING: AcqRel. Release: a helper that acquires the tagged word
+        // and unlinks `node` publishes `next` onward; Acquire pairs with the
+        // write of `next`.
+        // LINEARIZATION(remove): the tag that marks the key's node deleted
+        // (also of remove_if, compare_and_remove, force_remove, compute
+        // returning None, clear).
+        if !old.next.cas(
+            next,
+            next.with_tag(DELETED),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+            guard,
+        ) {
+            return false;
+        }
+        self.count(old.hash(), -1);
+        if !list::help_unlink(pred, node, next, guard) {
+            self.tidy(node, guard);
+        }
+        true
+    }
+
+    /// The unlink of a node we killed failed (its predecessor changed): one
+    /// more writer's pass over its bucket unlinks it, so dead nodes do not
+    /// linger in a bucket nobody writes again.
+    fn tidy(&self, node: Shared<'_, Node<K, V>>, guard: &Guard) {
+        // SAFETY: `node` is protected by `guard` (loaded by our search).
+        let dead = unsafe { node.deref() };
+        let hash = dead.hash();
+        // The search unlinks every dead node on its way to the key's place.
+        let _ = list::search(self.bucket(hash), hash, dead.key(), guard);
+    }
+
+    /// Inserts `value` unless `key` is present. `None` if it inserted;
+    /// otherwise the present value, and the map is unchanged.
+    ///
+    /// # Linearizability
+    ///
+    /// Inserted: the push of the new node (`LINEARIZATION(insert)`). Present:
+    /// the search's load that found the key's node live.
+    pub fn insert_if_absent(&self, key: K, value: V) -> Option<V>
+    where
+        V: Clone,
+    {
+        match self.claim(key, || value, |_| ()) {
+            Claim::Inserted(()) => None,
+            Claim::Present(present) => Some(present),
+        }
+    }
+
+    /// The present value of `key`, or `value` inserted and returned.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`insert_if_absent`](Self::insert_if_absent).
+    pub fn get_or_insert(&self, key: K, value: V) -> V
+    where
+        V: Clone,
+    {
+        match self.claim(key, || value, V::clone) {
+            Claim::Inserted(v) | Claim::Present(v) => v,
+        }
+    }
+
+    /// The present value of `key`, or `make()` inserted and returned. `make`
+    /// runs at most once, and only if the key was absent when looked up.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`insert_if_absent`](Self::insert_if_absent).
+    pub fn get_or_insert_with<F>(&self, key: K, make: F) -> V
+    where
+        F: FnOnce() -> V,
+        V: Clone,
+    {
+        match self.claim(key, make, V::clone) {
+            Claim::Inserted(v) | Claim::Present(v) => v,
+        }
+    }
+
+    fn claim<R>(&self, key: K, make: impl FnOnce() -> V, on_insert: impl FnOnce(&V) -> R) -> Claim<R, V>
+    where
+        V: Clone,
+    {
+        let hash = self.hash(&key);
+        let bucket = self.bucket(hash);
+        let mut pending = Pending::new(key, None);
+        let mut make = Some(make);
+        loop {
+            let guard = reclaim::pin();
+            match list::search(bucket, hash, pending.key(), &guard) {
+                Search::Found { node, .. } => {
+                    // SAFETY: found under `guard`.
+                    return Claim::Present(unsafe { node.deref() }.value().clone());
+                }
+                Search::Absent { head } => {
+                    if !pending.has_value() {
+                        let make = make.take().expect("value made once");
+                        pending.set_value(make());
+                    }
+                    let node = pending.node(hash, head);
+                    let shared = Shared::from_owned(node, &guard);
+                    // ORDERING: AcqRel, as in `insert`.
+                    // LINEARIZATION(insert_if_absent): the push of the key.
+                    if bucket.cas(head, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
+                        self.count(hash, 1);
+                        pending.published();
+                        // SAFETY: this thread allocated and published the
+                        // node under `guard`.
+                        return Claim::Inserted(on_insert(unsafe { shared.deref() }.value()));
+                    }
+                }
+            }
+            sync::hint();
+        }
+    }
+
+    /// Removes `key`, returning its value.
+    ///
+    /// # Linearizability
+    ///
+    /// Present: the CAS that tags the node's `next` `DELETED`
+    /// (`LINEARIZATION(remove)`); a `get` that loads that word afterwards
+    /// passes the node by. Absent: a moment of the search when no live node
+    /// of the key was reachable.
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        self.remove_if(key, |_| true)
+    }
+
+    /// Removes `key`, returning its value: the same as
+    /// [`remove`](Self::remove), kept for parity with kovan-map 0.2.0. A key
+    /// has at most one live node, so one removal removes it.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`remove`](Self::remove).
+    pub fn force_remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        self.remove(key)
+    }
+
+    /// Removes `key` if `pred` holds for its value, returning the value.
+    /// `None` if the key is absent or `pred` refused.
+    ///
+    /// `pred` may run more than once, each time on the value present at that
+    /// moment (a concurrent write of the key makes the removal retry); it
+    /// must not use this map. No lock is held while it runs.
+    ///
+    /// # Linearizability
+    ///
+    /// Removed: the `DELETED` tag (`LINEARIZATION(remove)`), on the node
+    /// whose value `pred` accepted. Refused: the search's load that found
+    /// the node live, whose value `pred` refused. Absent: as `remove`.
+    pub fn remove_if<Q, F>(&self, key: &Q, mut pred: F) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        F: FnMut(&V) -> bool,
+        V: Clone,
+    {
+        let hash = self.hash(key);
+        let bucket = self.bucket(hash);
+        loop {
+            let guard = reclaim::pin();
+            let Search::Found { pred: link, node, next } = list::search(bucket, hash, key, &guard)
+            else {
+                return None;
+            };
+            // SAFETY: found under `guard`.
+            let value = unsafe { node.deref() }.value();
+            if !pred(value) {
+                return None;
+            }
+            if self.delete(link, node, next, &guard) {
+                return Some(value.clone());
+            }
+            sync::hint();
+        }
+    }
+
+    /// Removes `key` if its value equals `expected`, returning the value.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`remove_if`](Self::remove_if).
+    pub fn compare_and_remove<Q>(&self, key: &Q, expected: &V) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: PartialEq + Clone,
+    {
+        self.remove_if(key, |present| present == expected)
+    }
+
+    /// Replaces the value of a present `key` with `value` if `pred` holds for
+    /// the present value. `Ok(old)` if it replaced; `Err(Some(current))` if
+    /// `pred` refused `current`; `Err(None)` if the key is absent (nothing is
+    /// inserted). `pred` may run more than once, as in
+    /// [`remove_if`](Self::remove_if).
+    ///
+    /// # Linearizability
+    ///
+    /// Replaced: the `REPLACED` tag (`LINEARIZATION(insert)`), on the node
+    /// whose value `pred` accepted. Refused or absent: as in `remove_if`.
+    pub fn replace_if<F>(&self, key: K, value: V, mut pred: F) -> Result<V, Option<V>>
+    where
+        F: FnMut(&V) -> bool,
+        V: Clone,
+    {
+        let hash = self.hash(&key);
+        let bucket = self.bucket(hash);
+        let mut pending = Pending::new(key, Some(value));
+        loop {
+            let guard = reclaim::pin();
+            let Search::Found { pred: link, node, next } =
+                list::search(bucket, hash, pending.key(), &guard)
+            else {
+                return Err(None);
+            };
+            // SAFETY: found under `guard`.
+            let present = unsafe { node.deref() }.value();
+            if !pred(present) {
+                return Err(Some(present.clone()));
+            }
+            let new = Shared::from_owned(pending.node(hash, next), &guard);
+            if let Some(old) = self.replace(link, node, next, new, &guard) {
+                pending.published();
+                return Ok(old.clone());
+            }
+            sync::hint();
+        }
+    }
+
+    /// Replaces the value of a present `key` with `value` if the present
+    /// value equals `expected`; answers as [`replace_if`](Self::replace_if).
+    ///
+    /// # Linearizability
+    ///
+    /// As [`replace_if`](Self::replace_if).
+    pub fn compare_and_swap(&self, key: K, expected: &V, value: V) -> Result<V, Option<V>>
+    where
+        V: PartialEq + Clone,
+    {
+        self.replace_if(key, value, |present| present == expected)
+    }
+
+    /// One atomic read-modify-write of `key`: `f` sees the present value
+    /// (`None` if absent) and answers the next one (`Some` to insert or
+    /// replace, `None` to remove or leave absent). Returns the value the key
+    /// holds after the call.
+    ///
+    /// `f` may run more than once: each attempt calls it on the value then
+    /// present, and an attempt whose CAS loses to a concurrent write of the
+    /// key retries. It must not use this map, and should be cheap and free
+    /// of side effects. No lock is held while it runs.
+    ///
+    /// # Linearizability
+    ///
+    /// At the CAS of the attempt that succeeds: the push
+    /// (`LINEARIZATION(insert)`), the `REPLACED` tag or the `DELETED` tag
+    /// (`LINEARIZATION(remove)`). An attempt that changes nothing (absent and
+    /// `f` answered `None`) takes effect at a moment of its search when the
+    /// key was absent.
+    pub fn compute<F>(&self, key: K, mut f: F) -> Option<V>
+    where
+        F: FnMut(Option<&V>) -> Option<V>,
+        V: Clone,
+    {
+        let hash = self.hash(&key);
+        let bucket = self.bucket(hash);
+        let mut pending = Pending::new(key, None);
+        loop {
+            let guard = reclaim::pin();
+            match list::search(bucket, hash, pending.key(), &guard) {
+                Search::Found { pred, node, next } => {
+                    // SAFETY: found under `guard`.
+                    let present = unsafe { node.deref() }.value();
+                    match f(Some(present)) {
+                        None => {
+                            if self.delete(pred, node, next, &guard) {
+                                return None;
+                            }
+                        }
+                        Some(value) => {
+                            pending.set_value(value);
+                            let new = Shared::from_owned(pending.node(hash, next), &guard);
+                            if self.replace(pred, node, next, new, &guard).is_some() {
+                                pending.published();
+                                // SAFETY: published by this thread under `guard`.
+                                return Some(unsafe { new.deref() }.value().clone());
+                            }
+                        }
+                    }
+                }
+                Search::Absent { head } => match f(None) {
+                    None => return None,
+                    Some(value) => {
+                        pending.set_value(value);
+                        let node = pending.node(hash, head);
+                        let shared = Shared::from_owned(node, &guard);
+                        // ORDERING: AcqRel, as in `insert`.
+                        // LINEARIZATION(compute): the push of an absent key.
+                        if bucket.cas(head, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
+                            self.count(hash, 1);
+                            pending.published();
+                            // SAFETY: published by this thread under `guard`.
+                            return Some(unsafe { shared.deref() }.value().clone());
+                        }
+                    }
+                },
+            }
+            sync::hint();
+        }
+    }
+
+    /// Removes every entry.
+    ///
+    /// Not atomic: it is a sequence of linearizable removals, bucket by
+    /// bucket. Every key present for the whole call is removed; a key
+    /// inserted during the call may survive it.
+    pub fn clear(&self) {
+        for bucket in self.buckets.iter() {
+            let guard = reclaim::pin();
+            list::clear(bucket, &guard, |hash| self.count(hash, -1));
+        }
+    }
+
+    /// Inserts every pair of `iter`, in order (as `insert`).
+    pub fn extend<I: IntoIterator<Item = (K, V)>>(&self, iter: I)
+    where
+        V: Clone,
+    {
+        for (key, value) in iter {
+            self.insert(key, value);
+        }
+    }
+}
+
+/// How a conditional insert ended.
+enum Claim<R, V> {
+    Inserted(R),
+    Present(V),
+}
+
+impl<K: 'static, V: 'static, S> Drop for HashMap<K, V, S> {
+    fn drop(&mut self) {
+        // Moving the entries out and dropping them frees every node still
+        // linked exactly once.
+        self.drain(drop);
+    }
+}
+
+impl<K, V, S> fmt::Debug for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + Clone + fmt::Debug + 'static,
+    V: Send + Clone + fmt::Debug + 'static,
+    S: BuildHasher,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K, V, S> Clone for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + Clone + 'static,
+    V: Send + Clone + 'static,
+    S: BuildHasher + Clone,
+{
+    /// A map with the same buckets, hasher and entries (as seen by an
+    /// iteration of `self`).
+    fn clone(&self) -> Self {
+        let copy = Self::with_capacity_and_hasher(self.capacity(), self.hasher.clone());
+        for (key, value) in self.iter() {
+            copy.insert(key, value);
+        }
+        copy
+    }
+}
+
+impl<K, V, S> PartialEq for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + Clone + 'static,
+    V: Send + Clone + PartialEq + 'static,
+    S: BuildHasher,
+{
+    /// Equal entries. Meaningful when neither map is written meanwhile.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(key, value)| other.get(&key).is_some_and(|v| v == value))
+    }
+}
+
+impl<K, V, S> Eq for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + Clone + 'static,
+    V: Send + Clone + Eq + 'static,
+    S: BuildHasher,
+{
+}
+
+impl<K, V, S> Extend<(K, V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + Clone + 'static,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        HashMap::extend(&*self, iter);
+    }
+}
+
+impl<'a, K, V, S> Extend<(&'a K, &'a V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + Copy + 'static,
+    V: Send + Copy + 'static,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: I) {
+        HashMap::extend(&*self, iter.into_iter().map(|(k, v)| (*k, *v)));
+    }
+}
+
+impl<K, V, S> FromIterator<(K, V)> for HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + Clone + 'static,
+    S: BuildHasher + Default,
+{
+    /// A map sized for the pairs' lower size-hint bound (at least 64
+    /// buckets), holding every pair (later pairs win).
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let iter = iter.into_iter();
+        let buckets = iter.size_hint().0.clamp(64, DEFAULT_BUCKETS);
+        let map = Self::with_capacity_and_hasher(buckets, S::default());
+        map.extend(iter);
+        map
+    }
+}
+
+impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
+    /// Empties the table with exclusive access: each live entry is moved
+    /// into `sink`, each dead node still linked is dropped.
+    pub(super) fn drain(&mut self, mut sink: impl FnMut((K, V))) {
+        let guard = reclaim::pin();
+        for bucket in self.buckets.iter() {
+            let mut curr = bucket.load(Ordering::Relaxed, &guard);
+            bucket.store_private(Shared::null());
+            while !curr.is_null() {
+                // SAFETY: `&mut self`: no other thread reaches the map; each
+                // node still linked is visited once (retired nodes are not
+                // linked).
+                let next = unsafe { curr.deref() }.next.load(Ordering::Relaxed, &guard);
+                if next.tag() == 0 {
+                    // SAFETY: as above; the node is live, so its entry is moved
+                    // out exactly once.
+                    sink(unsafe { reclaim::take(curr.ptr()) }.into_parts());
+                } else {
+                    // SAFETY: as above.
+                    unsafe { reclaim::destroy(curr.ptr()) };
+                }
+                curr = next.with_tag(0);
+            }
+        }
+        for stripe in self.len.iter() {
+            stripe.0.store(0, Ordering::Relaxed);
+        }
+    }
+}

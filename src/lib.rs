@@ -1,0 +1,85 @@
+//! Lock-free concurrent hash maps on [kovan] memory reclamation, written as a
+//! model-checked reference implementation.
+//!
+//! * [`HashMap`]: separate chaining over an array of atomic bucket heads
+//!   (524,288 by default), one lock-free list per bucket, copy-on-write
+//!   replacement of present keys.
+//!
+//! # Promises
+//!
+//! * **Lock-free.** No operation takes a lock or waits for a flag another
+//!   thread must clear. A thread that meets unfinished work (a dead node
+//!   still linked) finishes it and goes on. Reads write no shared memory.
+//! * **Linearizable.** Every single-key operation takes effect at one atomic
+//!   step, named in its `# Linearizability` section and marked in the source
+//!   with `// LINEARIZATION(op):`.
+//! * **Weaker, stated guarantees for the rest.** `len` is exact whenever no
+//!   write is in flight; `iter` yields every key present for the whole
+//!   iteration exactly once and never a key twice; `clear` is a sequence of
+//!   linearizable removals.
+//! * **Safe reclamation.** A removed or replaced node is handed to kovan only
+//!   after it is unreachable, by the one thread whose CAS unlinked it.
+//!
+//! # Model-checked
+//!
+//! The maps reach atomics only through `sync` and reclamation only through
+//! `reclaim`. Built with `RUSTFLAGS="--cfg kovan_map_loom"` they run on loom's
+//! atomics and a model reclaimer that fails the model on any use of a node
+//! the real reclaimer would not protect; with the `shuttle` feature they run
+//! on shuttle's atomics. The suites live in the `kovan-map-models` crate.
+//!
+//! # Example
+//!
+//! ```
+//! use kovan_map::HashMap;
+//! use std::sync::Arc;
+//! use std::thread;
+//!
+//! // A shared map.
+//! let map = Arc::new(HashMap::new());
+//!
+//! // Four threads insert concurrently.
+//! let mut handles = vec![];
+//! for thread_id in 0..4u64 {
+//!     let map = Arc::clone(&map);
+//!     handles.push(thread::spawn(move || {
+//!         for i in 0..1000u64 {
+//!             map.insert(thread_id * 1000 + i, i);
+//!         }
+//!     }));
+//! }
+//!
+//! // Wait for all threads to complete.
+//! for handle in handles {
+//!     handle.join().unwrap();
+//! }
+//!
+//! // Read values from any thread.
+//! assert_eq!(map.get(&0), Some(0));
+//! assert_eq!(map.get(&3500), Some(500));
+//!
+//! // Remove values.
+//! assert_eq!(map.remove(&0), Some(0));
+//! assert_eq!(map.get(&0), None);
+//! ```
+//!
+//! [kovan]: https://docs.rs/kovan
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+mod error;
+pub mod hash_map;
+mod reclaim;
+mod sync;
+
+pub use error::CapacityError;
+pub use hash_map::HashMap;
+pub use reclaim::{flush, pin, Guard};
+
+/// The default hasher of the maps: foldhash, seeded per map (two maps, or
+/// two runs, hash the same key differently), so colliding keys cannot be
+/// chosen ahead of time.
+pub type DefaultHashBuilder = foldhash::fast::RandomState;

@@ -1,0 +1,111 @@
+//! The atomics facade: the one door through which the maps reach atomics.
+//!
+//! | build      | selected by                         | atomics from            |
+//! | ---------- | ----------------------------------- | ----------------------- |
+//! | production | default                             | `core::sync::atomic`    |
+//! | loom       | `RUSTFLAGS="--cfg kovan_map_loom"`  | `loom::sync::atomic`    |
+//! | shuttle    | cargo feature `shuttle`             | `shuttle::sync::atomic` |
+//!
+//! Nothing else in `src/` names those paths (a test greps for it), so the code
+//! that loom and shuttle explore is the code that ships.
+//!
+//! Besides the atomics this module offers:
+//!
+//! * [`hint`]: what a retry loop calls before it tries again. In production it
+//!   is the CPU's spin-loop hint; under loom and shuttle it yields, so the
+//!   scheduler may run another thread at exactly that point.
+//! * [`UnsafeCell`]: where the maps keep node payloads (hash, key, value).
+//!   Under loom it is loom's cell, so every read of a payload is checked
+//!   against the write that made it: a publication weakened from `Release` to
+//!   `Relaxed` becomes a loom failure instead of passing unseen. Elsewhere it
+//!   is a zero-cost wrapper of `core::cell::UnsafeCell`.
+
+#[cfg(all(kovan_map_loom, feature = "shuttle"))]
+compile_error!(
+    "kovan-map: `--cfg kovan_map_loom` and the `shuttle` feature select two different \
+     atomics backends; build the loom suite and the shuttle suite separately"
+);
+
+#[cfg(kovan_map_loom)]
+#[allow(unused_imports)]
+pub(crate) use loom::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+
+#[cfg(all(feature = "shuttle", not(kovan_map_loom)))]
+#[allow(unused_imports)]
+pub(crate) use shuttle::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+
+#[cfg(not(any(kovan_map_loom, feature = "shuttle")))]
+#[allow(unused_imports)]
+pub(crate) use core::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+
+/// Called by every retry loop before it tries again.
+///
+/// A retry in these maps never waits for another thread (that would be a
+/// spin-wait, which the maps do not have); it only follows a failed CAS, which
+/// means another thread made progress. Under the model checkers the hint is a
+/// yield, so they can schedule another thread here.
+#[inline]
+pub(crate) fn hint() {
+    #[cfg(kovan_map_loom)]
+    loom::thread::yield_now();
+    #[cfg(all(feature = "shuttle", not(kovan_map_loom)))]
+    shuttle::thread::yield_now();
+    #[cfg(not(any(kovan_map_loom, feature = "shuttle")))]
+    core::hint::spin_loop();
+}
+
+/// A cell for data that is written once, before its node is published, and
+/// read afterwards by any thread that found the node.
+///
+/// Under loom this is `loom::cell::UnsafeCell`, which checks each access
+/// against the causality of the write that created the cell.
+#[cfg(kovan_map_loom)]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(loom::cell::UnsafeCell<T>);
+
+#[cfg(kovan_map_loom)]
+impl<T> UnsafeCell<T> {
+    #[inline]
+    pub(crate) fn new(value: T) -> Self {
+        Self(loom::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a pointer for reading; loom checks the read here.
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        self.0.with(f)
+    }
+
+    /// Consumes the cell (the caller owns it: no other thread can reach it).
+    #[inline]
+    pub(crate) fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
+}
+
+/// A cell for data that is written once, before its node is published, and
+/// read afterwards by any thread that found the node.
+#[cfg(not(kovan_map_loom))]
+#[derive(Debug)]
+#[repr(transparent)]
+pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
+
+#[cfg(not(kovan_map_loom))]
+impl<T> UnsafeCell<T> {
+    #[inline]
+    pub(crate) const fn new(value: T) -> Self {
+        Self(core::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a pointer for reading.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Consumes the cell (the caller owns it: no other thread can reach it).
+    #[inline]
+    pub(crate) fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
+}
