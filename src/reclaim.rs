@@ -188,7 +188,6 @@ mod imp {
             let new = unsafe { kovan::Shared::from_raw(new.word as *mut T) };
             self.word.store(new, Ordering::Relaxed);
         }
-
     }
 
     /// A bucket array of `n` null links, or `AllocFailed`.
@@ -228,7 +227,6 @@ mod imp {
         pub(crate) fn from_owned(ptr: *mut T, _guard: &'g Guard) -> Self {
             Self::from_word(ptr as usize)
         }
-
 
         #[inline]
         pub(crate) fn ptr(self) -> *mut T {
@@ -292,21 +290,62 @@ mod imp {
     use core::marker::PhantomData;
     use std::alloc::Layout;
 
-    /// What the model knows of one allocated node.
+    /// What the model knows of one allocated node. Times are ticks of the
+    /// registry's clock, a stand-in for kovan's epochs at the finest
+    /// granularity (as if the epoch advanced between any two events).
     struct Meta {
-        /// Retired by the map (unlinked).
-        retired: bool,
+        /// When it was allocated (kovan: its birth epoch).
+        birth: u64,
+        /// When it was retired (kovan: its retire epoch).
+        retired: Option<u64>,
         /// Dropped: payload gone, memory kept so the address is never reused.
         freed: bool,
-        /// Guards that loaded the node while it was reachable and are alive.
-        holders: usize,
         drop_fn: unsafe fn(*mut u8),
         layout: Layout,
     }
 
     #[derive(Default)]
     struct Registry {
+        clock: u64,
         nodes: BTreeMap<usize, Meta>,
+        /// Live guards: their reservations (kovan: the eras each published).
+        guards: BTreeMap<u64, Vec<u64>>,
+        next_guard: u64,
+    }
+
+    impl Registry {
+        fn tick(&mut self) -> u64 {
+            self.clock += 1;
+            self.clock
+        }
+
+        /// kovan protects a node for a guard iff one of the guard's
+        /// reservations lies in `[birth, retire]`.
+        fn protects(reservations: &[u64], birth: u64, retired: u64) -> bool {
+            reservations.iter().any(|&t| birth <= t && t <= retired)
+        }
+
+        /// Drops the payload of a retired node no live guard protects; keeps
+        /// its memory.
+        fn free_if_unprotected(&mut self, addr: usize) {
+            let Some(meta) = self.nodes.get_mut(&addr) else {
+                return;
+            };
+            let Some(retired) = meta.retired else {
+                return;
+            };
+            if meta.freed
+                || self
+                    .guards
+                    .values()
+                    .any(|r| Self::protects(r, meta.birth, retired))
+            {
+                return;
+            }
+            meta.freed = true;
+            // SAFETY: retired (unreachable) and no live guard protects it.
+            unsafe { (meta.drop_fn)(addr as *mut u8) };
+        }
     }
 
     impl Drop for Registry {
@@ -334,48 +373,34 @@ mod imp {
         unsafe { core::ptr::drop_in_place(ptr.cast::<T>()) }
     }
 
-    /// Drops the payload of a retired node with no holders; keeps its memory.
-    fn free_if_unheld(registry: &mut Registry, addr: usize) {
-        let meta = registry.nodes.get_mut(&addr).expect("model: unknown node");
-        if meta.retired && !meta.freed && meta.holders == 0 {
-            meta.freed = true;
-            // SAFETY: retired (unreachable) and no live guard holds it.
-            unsafe { (meta.drop_fn)(addr as *mut u8) };
-        }
-    }
-
     /// A critical section of the model reclaimer.
     pub struct Guard {
-        /// Nodes this guard loaded while they were reachable.
-        held: RefCell<Vec<usize>>,
+        id: u64,
         _not_send: PhantomData<*mut ()>,
     }
 
     impl core::fmt::Debug for Guard {
         fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            f.write_str("Guard { .. }")
-        }
-    }
-
-    impl Guard {
-        fn hold(&self, addr: usize) {
-            self.held.borrow_mut().push(addr);
+            write!(f, "Guard({})", self.id)
         }
     }
 
     impl Drop for Guard {
         fn drop(&mut self) {
-            let held = core::mem::take(&mut *self.held.borrow_mut());
-            with_registry(|registry| {
-                for addr in held {
-                    // A node the map destroyed itself (its `Drop`) is gone
-                    // from the registry.
-                    if let Some(meta) = registry.nodes.get_mut(&addr) {
-                        meta.holders -= 1;
-                        free_if_unheld(registry, addr);
-                    }
-                }
+            // Dropping a payload may drop other guards' state, never this
+            // registry's borrow: payload drops run after the loop's lookups.
+            let retired: Vec<usize> = with_registry(|registry| {
+                registry.guards.remove(&self.id);
+                registry
+                    .nodes
+                    .iter()
+                    .filter(|(_, m)| m.retired.is_some() && !m.freed)
+                    .map(|(&addr, _)| addr)
+                    .collect()
             });
+            for addr in retired {
+                with_registry(|registry| registry.free_if_unprotected(addr));
+            }
         }
     }
 
@@ -393,27 +418,39 @@ mod imp {
         }
     }
 
-    /// Enters a critical section.
+    /// Enters a critical section: its first reservation is now.
+    ///
+    /// kovan publishes a reservation with a `SeqCst` store and fence when the
+    /// epoch moved since the thread's last transition, which the model
+    /// assumes always: so does this pin.
     pub fn pin() -> Guard {
-        Guard {
-            held: RefCell::new(Vec::new()),
-            _not_send: PhantomData,
-        }
+        crate::sync::fence(Ordering::SeqCst);
+        with_registry(|registry| {
+            let now = registry.tick();
+            let id = registry.next_guard;
+            registry.next_guard += 1;
+            registry.guards.insert(id, alloc::vec![now]);
+            Guard {
+                id,
+                _not_send: PhantomData,
+            }
+        })
     }
 
-    /// Nothing to push under the model: a node is freed as soon as it has no
-    /// holders.
+    /// Nothing to push under the model: a node is freed as soon as no guard
+    /// protects it.
     pub fn flush() {}
 
     pub(crate) fn alloc<T>(value: T) -> *mut T {
         let ptr = Box::into_raw(Box::new(value));
         with_registry(|registry| {
+            let birth = registry.tick();
             let old = registry.nodes.insert(
                 ptr as usize,
                 Meta {
-                    retired: false,
+                    birth,
+                    retired: None,
                     freed: false,
-                    holders: 0,
                     drop_fn: drop_as::<T>,
                     layout: Layout::new::<T>(),
                 },
@@ -428,19 +465,23 @@ mod imp {
     /// As in production: `ptr` came from [`alloc`], is unreachable, and is
     /// retired once.
     pub(crate) unsafe fn retire<T: 'static>(ptr: *mut T) {
+        // kovan orders a retirement with the reservations it checks through
+        // `SeqCst` operations; a fence stands for them here.
+        crate::sync::fence(Ordering::SeqCst);
         with_registry(|registry| {
+            let now = registry.tick();
             let meta = registry
                 .nodes
                 .get_mut(&(ptr as usize))
                 .expect("model: retire of a node the reclaimer never allocated");
             assert!(
-                !meta.retired,
+                meta.retired.is_none(),
                 "model: node {:#x} retired twice (two threads both believed their CAS unlinked it)",
                 ptr as usize
             );
-            meta.retired = true;
-            free_if_unheld(registry, ptr as usize);
+            meta.retired = Some(now);
         });
+        with_registry(|registry| registry.free_if_unprotected(ptr as usize));
     }
 
     /// # Safety
@@ -450,7 +491,7 @@ mod imp {
         let meta = with_registry(|registry| registry.nodes.remove(&(ptr as usize)));
         let meta = meta.expect("model: destroy of a node the reclaimer never allocated");
         assert!(
-            !meta.retired,
+            meta.retired.is_none(),
             "model: node {:#x} destroyed after it was retired (double free)",
             ptr as usize
         );
@@ -463,7 +504,10 @@ mod imp {
     /// As for [`destroy`].
     pub(crate) unsafe fn take<T>(ptr: *mut T) -> T {
         let meta = with_registry(|registry| registry.nodes.remove(&(ptr as usize)));
-        assert!(meta.is_some_and(|m| !m.retired), "model: take of a retired node");
+        assert!(
+            meta.is_some_and(|m| m.retired.is_none()),
+            "model: take of a retired node"
+        );
         // SAFETY: the caller owns the node; it came from `Box::into_raw`.
         *unsafe { Box::from_raw(ptr) }
     }
@@ -495,20 +539,40 @@ mod imp {
         pub(crate) fn load<'g>(&self, order: Ordering, guard: &'g Guard) -> Shared<'g, T> {
             let word = self.word.load(order);
             let addr = word & !TAG_BITS;
-            let protected = addr == 0
-                || with_registry(|registry| match registry.nodes.get_mut(&addr) {
-                    Some(meta) if !meta.retired => {
-                        meta.holders += 1;
-                        true
-                    }
-                    _ => false,
-                });
-            if protected && addr != 0 {
-                guard.hold(addr);
-            }
+            let (protected, loaded_at, reservations) = with_registry(|registry| {
+                // kovan publishes a new reservation at a load that sees the
+                // epoch changed; the model assumes it always changed.
+                let now = registry.tick();
+                let reservations = registry
+                    .guards
+                    .get_mut(&guard.id)
+                    .expect("model: unknown guard");
+                reservations.push(now);
+                if addr == 0 {
+                    return (true, now, &[][..]);
+                }
+                let reservations = &registry.guards[&guard.id];
+                let protected = match registry.nodes.get(&addr) {
+                    Some(meta) if meta.freed => false,
+                    Some(meta) => match meta.retired {
+                        None => true,
+                        Some(retired) => Registry::protects(reservations, meta.birth, retired),
+                    },
+                    None => false,
+                };
+                // Kept only for a failure message; leaked on purpose then.
+                let snapshot: &'static [u64] = if protected {
+                    &[]
+                } else {
+                    alloc::boxed::Box::leak(reservations.clone().into_boxed_slice())
+                };
+                (protected, now, snapshot)
+            });
             Shared {
                 word,
                 protected,
+                loaded_at,
+                reservations,
                 _guard: PhantomData,
             }
         }
@@ -529,7 +593,6 @@ mod imp {
         pub(crate) fn store_private(&self, new: Shared<'_, T>) {
             self.word.store(new.word, Ordering::Relaxed);
         }
-
     }
 
     pub(crate) fn null_links<T>(n: usize) -> Result<Box<[Link<T>]>, AllocFailed> {
@@ -543,6 +606,9 @@ mod imp {
     pub(crate) struct Shared<'g, T> {
         word: usize,
         protected: bool,
+        /// For the failure message: when it was loaded, by whom.
+        loaded_at: u64,
+        reservations: &'static [u64],
         _guard: PhantomData<(&'g Guard, *mut T)>,
     }
 
@@ -551,6 +617,8 @@ mod imp {
             Self {
                 word: 0,
                 protected: true,
+                loaded_at: 0,
+                reservations: &[],
                 _guard: PhantomData,
             }
         }
@@ -558,21 +626,31 @@ mod imp {
         pub(crate) fn from_owned(ptr: *mut T, guard: &'g Guard) -> Self {
             let addr = ptr as usize;
             with_registry(|registry| {
-                let meta = registry
+                let birth = registry
                     .nodes
-                    .get_mut(&addr)
-                    .expect("model: from_owned of a node the reclaimer never allocated");
-                assert!(!meta.retired, "model: from_owned of a retired node");
-                meta.holders += 1;
+                    .get(&addr)
+                    .expect("model: from_owned of a node the reclaimer never allocated")
+                    .birth;
+                // kovan stamps a node's birth with its allocator's published
+                // era, so the allocator's guard protects it: a reservation at
+                // its birth (if the node was built under an earlier guard,
+                // this guard's pin, later than the birth, already covers it).
+                let reservations = registry
+                    .guards
+                    .get_mut(&guard.id)
+                    .expect("model: unknown guard");
+                if birth > reservations[0] {
+                    reservations.push(birth);
+                }
             });
-            guard.hold(addr);
             Self {
                 word: addr,
                 protected: true,
+                loaded_at: 0,
+                reservations: &[],
                 _guard: PhantomData,
             }
         }
-
 
         pub(crate) fn ptr(self) -> *mut T {
             (self.word & !TAG_BITS) as *mut T
@@ -601,12 +679,21 @@ mod imp {
         pub(crate) unsafe fn deref(self) -> &'g T {
             let addr = self.ptr() as usize;
             assert!(addr != 0, "model: dereference of a null link");
-            assert!(
-                self.protected,
-                "model reclaimer: node {addr:#x} was dereferenced through a pointer loaded \
-                 after the node had been retired; kovan does not protect such a load \
-                 (use after reclamation)"
-            );
+            if !self.protected {
+                let (birth, retired) = with_registry(|registry| {
+                    registry
+                        .nodes
+                        .get(&addr)
+                        .map_or((0, None), |m| (m.birth, m.retired))
+                });
+                panic!(
+                    "model reclaimer: node {addr:#x} (born at tick {birth}, retired at tick \
+                     {retired:?}) was dereferenced through a pointer loaded at tick {} by a \
+                     guard whose reservations {:?} all miss its lifetime: kovan does not \
+                     protect such a load (use after reclamation)",
+                    self.loaded_at, self.reservations
+                );
+            }
             let freed = with_registry(|registry| registry.nodes.get(&addr).map(|m| m.freed));
             assert_eq!(
                 freed,

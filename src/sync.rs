@@ -28,15 +28,15 @@ compile_error!(
 
 #[cfg(kovan_map_loom)]
 #[allow(unused_imports)]
-pub(crate) use loom::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicIsize, AtomicUsize, Ordering};
 
 #[cfg(all(feature = "shuttle", not(kovan_map_loom)))]
 #[allow(unused_imports)]
-pub(crate) use shuttle::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+pub(crate) use shuttle::sync::atomic::{fence, AtomicIsize, AtomicUsize, Ordering};
 
 #[cfg(not(any(kovan_map_loom, feature = "shuttle")))]
 #[allow(unused_imports)]
-pub(crate) use core::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicIsize, AtomicUsize, Ordering};
 
 /// Called by every retry loop before it tries again.
 ///

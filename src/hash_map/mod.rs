@@ -159,7 +159,8 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
             });
         }
         let n = buckets.max(1).next_power_of_two();
-        let heads = reclaim::null_links(n).map_err(|_| CapacityError::AllocFailed { buckets: n })?;
+        let heads =
+            reclaim::null_links(n).map_err(|_| CapacityError::AllocFailed { buckets: n })?;
         let mut len = Vec::new();
         len.resize_with(STRIPES, || Stripe(AtomicIsize::new(0)));
         Ok(Self {
@@ -533,7 +534,12 @@ where
         }
     }
 
-    fn claim<R>(&self, key: K, make: impl FnOnce() -> V, on_insert: impl FnOnce(&V) -> R) -> Claim<R, V>
+    fn claim<R>(
+        &self,
+        key: K,
+        make: impl FnOnce() -> V,
+        on_insert: impl FnOnce(&V) -> R,
+    ) -> Claim<R, V>
     where
         V: Clone,
     {
@@ -626,7 +632,11 @@ where
         let bucket = self.bucket(hash);
         loop {
             let guard = reclaim::pin();
-            let Search::Found { pred: link, node, next } = list::search(bucket, hash, key, &guard)
+            let Search::Found {
+                pred: link,
+                node,
+                next,
+            } = list::search(bucket, hash, key, &guard)
             else {
                 return None;
             };
@@ -676,8 +686,11 @@ where
         let mut pending = Pending::new(key, Some(value));
         loop {
             let guard = reclaim::pin();
-            let Search::Found { pred: link, node, next } =
-                list::search(bucket, hash, pending.key(), &guard)
+            let Search::Found {
+                pred: link,
+                node,
+                next,
+            } = list::search(bucket, hash, pending.key(), &guard)
             else {
                 return Err(None);
             };

@@ -262,7 +262,8 @@ macro_rules! api_suite {
 
         #[test]
         fn colliding_hashes_keep_every_key() {
-            let map: $Map<u64, u64, FewHashes> = $Map::with_capacity_and_hasher(64, FewHashes::new(1));
+            let map: $Map<u64, u64, FewHashes> =
+                $Map::with_capacity_and_hasher(64, FewHashes::new(1));
             for i in 0..500 {
                 assert_eq!(map.insert(i, i * 3), None);
             }
@@ -288,7 +289,10 @@ macro_rules! api_suite {
             assert_eq!(seen.len(), 777);
             assert!(seen.iter().all(|(k, v)| *v == k + 1));
             assert_eq!(map.keys().count(), 777);
-            assert_eq!(map.values().map(|v| v as u128).sum::<u128>(), (1..=777u128).sum());
+            assert_eq!(
+                map.values().map(|v| v as u128).sum::<u128>(),
+                (1..=777u128).sum()
+            );
             assert_eq!((&map).into_iter().count(), 777);
         }
 
@@ -328,7 +332,9 @@ macro_rules! api_suite {
         #[test]
         fn capacity_errors_are_reported() {
             assert!($Map::<u64, u64>::try_with_capacity(usize::MAX).is_err());
-            let err = $Map::<u64, u64>::try_with_capacity(usize::MAX).err().unwrap();
+            let err = $Map::<u64, u64>::try_with_capacity(usize::MAX)
+                .err()
+                .unwrap();
             assert!(err.to_string().contains("capacity"), "{err}");
             assert!($Map::<u64, u64>::try_with_capacity(0).is_ok());
         }
@@ -339,7 +345,10 @@ macro_rules! api_suite {
             let a: $Map<u64, u64> = $Map::with_capacity(8);
             let b: $Map<u64, u64> = $Map::with_capacity(8);
             let differ = (0..16u64).any(|k| a.hasher().hash_one(k) != b.hasher().hash_one(k));
-            assert!(differ, "two maps hash every key the same way: the seed is fixed");
+            assert!(
+                differ,
+                "two maps hash every key the same way: the seed is fixed"
+            );
         }
 
         #[test]

@@ -1,0 +1,317 @@
+//! Exhaustive interleavings of small `HashMap` scenarios under loom.
+//!
+//! Run with:
+//! `RUSTFLAGS="--cfg kovan_map_loom" cargo test -p kovan-map-models --release --test loom_hash_map`
+//!
+//! The map is the production code, built over loom's atomics and the model
+//! reclaimer (`src/reclaim.rs`), which fails a run that dereferences a node
+//! kovan would not protect. Node payloads sit in loom cells, so a publication
+//! too weak to carry them to a reader is a causality failure. Every scenario
+//! uses a one-bucket map (all keys collide), so chains, dead runs and unlinks
+//! are in play. Each test states its preemption bound; with bound 3 each
+//! explores all interleavings with at most three preemptions.
+#![cfg(kovan_map_loom)]
+
+use kovan_map::HashMap;
+use loom::sync::Arc;
+use loom::thread;
+use std::hash::{BuildHasher, Hasher};
+
+/// A deterministic hasher (loom replays executions, so hashing must not
+/// depend on per-run seeds): the key itself.
+#[derive(Clone, Copy, Default)]
+struct Identity;
+
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl BuildHasher for Identity {
+    type Hasher = IdentityHasher;
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher(0)
+    }
+}
+
+type Map = HashMap<u64, u64, Identity>;
+
+/// A one-bucket map holding `prefix`.
+fn map_with(prefix: &[(u64, u64)]) -> Arc<Map> {
+    let map = Map::with_capacity_and_hasher(1, Identity);
+    for &(key, value) in prefix {
+        map.insert(key, value);
+    }
+    Arc::new(map)
+}
+
+fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(bound);
+    builder.check(f);
+}
+
+/// Runs `a` and `b` on two threads over a one-bucket map holding `prefix`,
+/// then `check(map, a's answer, b's answer)` after both joined.
+///
+/// Each scenario is explored twice, once with `a` on the model's main thread
+/// and once with `b` there. loom's DPOR tracks only the *last* access to each
+/// atomic, so a thread that loads a word and then CASes it hides another
+/// thread's earlier load of that word from the race detector (a three-line
+/// reproduction is in docs/verification.md); swapping the roles recovers the
+/// interleavings that one order misses.
+fn race<RA, RB>(
+    bound: usize,
+    prefix: &'static [(u64, u64)],
+    a: fn(&Map) -> RA,
+    b: fn(&Map) -> RB,
+    check: fn(&Map, RA, RB),
+) where
+    RA: Send + 'static,
+    RB: Send + 'static,
+{
+    model(bound, move || {
+        let map = map_with(prefix);
+        let other = Arc::clone(&map);
+        let t = thread::spawn(move || b(&other));
+        let ra = a(&map);
+        let rb = t.join().unwrap();
+        check(&map, ra, rb);
+    });
+    model(bound, move || {
+        let map = map_with(prefix);
+        let other = Arc::clone(&map);
+        let t = thread::spawn(move || a(&other));
+        let rb = b(&map);
+        let ra = t.join().unwrap();
+        check(&map, ra, rb);
+    });
+}
+
+#[test]
+fn two_inserts_of_one_key_have_one_winner() {
+    // Bound 3. Would catch: a second push of a present key (two live nodes),
+    // a lost update, an answer other than the value the insert displaced.
+    race(
+        3,
+        &[],
+        |m| m.insert(1, 10),
+        |m| m.insert(1, 20),
+        |m, a, b| {
+            let last = m.get(&1);
+            match (a, b) {
+                (None, Some(10)) => assert_eq!(last, Some(20)),
+                (Some(20), None) => assert_eq!(last, Some(10)),
+                other => panic!("not linearizable: {other:?}, then {last:?}"),
+            }
+            assert_eq!(m.len(), 1);
+        },
+    );
+}
+
+#[test]
+fn insert_racing_remove_is_one_or_the_other() {
+    // Bound 3, with a second key in the chain so the removal unlinks behind
+    // a predecessor. Would catch: a removal that misses a node pushed before
+    // its tag, a node retired twice, a length that goes wrong.
+    race(
+        3,
+        &[(2, 2)],
+        |m| m.insert(1, 10),
+        |m| m.remove(&1),
+        |m, inserted, removed| {
+            assert_eq!(inserted, None);
+            match removed {
+                None => assert_eq!(m.get(&1), Some(10)),
+                Some(10) => assert_eq!(m.get(&1), None),
+                other => panic!("remove returned {other:?}"),
+            }
+            assert_eq!(m.get(&2), Some(2));
+            assert_eq!(m.len(), if removed.is_some() { 1 } else { 2 });
+        },
+    );
+}
+
+#[test]
+fn replace_racing_get_never_shows_absence() {
+    // Bound 3. A get that runs while key 1 is replaced must see the old or
+    // the new value, never None, and two gets in a row never go backwards.
+    // Would catch: a replace that deletes then inserts (a window of
+    // absence), a reader that drops a dead run instead of following it, a
+    // reader that follows a frozen link into a node already retired.
+    race(
+        3,
+        &[(1, 1), (2, 2)],
+        |m| m.insert(1, 5),
+        |m| (m.get(&1), m.get(&1)),
+        |_, replaced, (first, second)| {
+            assert_eq!(replaced, Some(1));
+            assert!(matches!(first, Some(1) | Some(5)), "first read {first:?}");
+            assert!(
+                matches!(second, Some(1) | Some(5)),
+                "second read {second:?}"
+            );
+            assert!(
+                !(first == Some(5) && second == Some(1)),
+                "reads went backwards"
+            );
+        },
+    );
+}
+
+#[test]
+fn get_behind_a_removed_neighbour_still_finds_its_key() {
+    // Bound 3. Chain 3 -> 2 -> 1 (pushed at the head). One thread removes 3
+    // and 2 while the other looks up 1 behind them. Would catch: a reader
+    // that loses its place when its predecessor is unlinked, or dereferences
+    // a node retired under it.
+    race(
+        3,
+        &[(1, 1), (2, 2), (3, 3)],
+        |m| m.get(&1),
+        |m| (m.remove(&3), m.remove(&2)),
+        |m, seen, removed| {
+            assert_eq!(seen, Some(1));
+            assert_eq!(removed, (Some(3), Some(2)));
+            assert_eq!(m.get(&1), Some(1));
+            assert_eq!(m.len(), 1);
+        },
+    );
+}
+
+#[test]
+fn removals_of_neighbours_unlink_each_node_once() {
+    // Bound 3. Two threads remove adjacent keys; both unlinks race on the
+    // same links. Would catch: a node retired twice, a node unlinked from a
+    // dead predecessor (lost), a removal of the wrong key.
+    race(
+        3,
+        &[(1, 1), (2, 2), (3, 3)],
+        |m| m.remove(&3),
+        |m| m.remove(&2),
+        |m, a, b| {
+            assert_eq!((a, b), (Some(3), Some(2)));
+            assert_eq!(m.get(&1), Some(1));
+            assert_eq!(m.get(&2), None);
+            assert_eq!(m.get(&3), None);
+            assert_eq!(m.len(), 1);
+        },
+    );
+}
+
+#[test]
+fn two_insert_if_absent_have_one_winner() {
+    // Bound 3. Would catch: two pushes of one key after both saw it absent.
+    race(
+        3,
+        &[(9, 9)],
+        |m| m.insert_if_absent(1, 10),
+        |m| m.insert_if_absent(1, 20),
+        |m, a, b| match (a, b) {
+            (None, Some(10)) => assert_eq!(m.get(&1), Some(10)),
+            (Some(20), None) => assert_eq!(m.get(&1), Some(20)),
+            other => panic!("two winners or none: {other:?}"),
+        },
+    );
+}
+
+#[test]
+fn concurrent_computes_lose_no_increment() {
+    // Bound 2. Two read-modify-writes of one key; the closure may rerun.
+    // Would catch: a compute that publishes a value computed from a stale
+    // read (a lost update).
+    fn bump(m: &Map) -> Option<u64> {
+        m.compute(1, |v| Some(v.map_or(1, |n| n + 1)))
+    }
+    race(2, &[(1, 0)], bump, bump, |m, a, b| {
+        assert_eq!(m.get(&1), Some(2));
+        let mut answers = [a, b];
+        answers.sort();
+        assert_eq!(answers, [Some(1), Some(2)]);
+    });
+}
+
+#[test]
+fn remove_if_racing_replace_decides_on_the_value_it_removes() {
+    // Bound 3. remove_if(even) races a replace 2 -> 3. Would catch: a removal
+    // whose predicate saw 2 but which removed 3.
+    race(
+        3,
+        &[(1, 2)],
+        |m| m.remove_if(&1, |v| v % 2 == 0),
+        |m| m.insert(1, 3),
+        |m, removed, replaced| match (removed, replaced) {
+            // Removal first: the insert found the key absent.
+            (Some(2), None) => assert_eq!(m.get(&1), Some(3)),
+            // Replace first: 3 is odd, nothing removed.
+            (None, Some(2)) => assert_eq!(m.get(&1), Some(3)),
+            other => panic!("not linearizable: {other:?}"),
+        },
+    );
+}
+
+#[test]
+fn iteration_during_a_replace_yields_the_key_once() {
+    // Bound 2. Would catch: an iterator that meets both the old node and its
+    // replacement, or neither.
+    race(
+        2,
+        &[(1, 1), (2, 2)],
+        |m| {
+            let mut keys: Vec<u64> = m.keys().collect();
+            keys.sort();
+            keys
+        },
+        |m| m.insert(1, 5),
+        |_, keys, _| assert_eq!(keys, vec![1, 2]),
+    );
+}
+
+#[test]
+fn reader_parked_on_a_dead_node_never_follows_into_reclaimed_memory() {
+    // Bound 2. The reader stops on key 1's node; meanwhile the writer
+    // replaces it (a node born after the reader pinned) and removes the
+    // replacement (retired). Would catch: a reader that follows a dead
+    // node's frozen link without checking that the dead run is still linked,
+    // reaching a node kovan does not protect for it.
+    race(
+        3,
+        &[(2, 2), (1, 1)],
+        |m| m.get(&2),
+        |m| (m.insert(1, 10), m.remove(&1)),
+        |m, seen, wrote| {
+            assert_eq!(seen, Some(2));
+            assert_eq!(wrote, (Some(1), Some(10)));
+            assert_eq!(m.get(&1), None);
+        },
+    );
+}
+
+#[test]
+fn clear_racing_insert_leaves_only_what_came_after() {
+    // Bound 2. clear removes what was present for its whole run; a racing
+    // insert of a new key may or may not survive, and the length agrees.
+    race(
+        2,
+        &[(1, 1)],
+        |m| m.clear(),
+        |m| m.insert(2, 2),
+        |m, (), inserted| {
+            assert_eq!(inserted, None);
+            assert_eq!(m.get(&1), None);
+            let survivors = usize::from(m.get(&2).is_some());
+            assert_eq!(m.len(), survivors);
+        },
+    );
+}
