@@ -83,3 +83,8 @@ pub use reclaim::{flush, pin, Guard};
 /// two runs, hash the same key differently), so colliding keys cannot be
 /// chosen ahead of time.
 pub type DefaultHashBuilder = foldhash::fast::RandomState;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

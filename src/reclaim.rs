@@ -27,20 +27,28 @@
 //! kovan's thread-locals would make every loom thread the same thread, so
 //! under loom this module is a small reclaimer of its own whose bookkeeping
 //! lives outside the model (loom runs one thread at a time on one OS thread,
-//! so a plain thread-local registry adds no schedule points and no
-//! synchronisation). It is *at least as strict* as kovan's contract:
+//! so a plain thread-local registry adds no schedule points). It models
+//! kovan's era rule at the finest grain, as if the epoch advanced between
+//! any two events:
 //!
-//! 1. A load through a [`Link`] under guard `g` that returns a node not yet
-//!    retired makes `g` a holder of the node. A retired node is freed (its
-//!    payload dropped, its loom `Track` released) once it has no holders, so
-//!    a live guard never sees a node freed under it.
-//! 2. A load that returns a node already retired (read from a stale link, the
-//!    case kovan's docs warn about) yields an *unprotected* [`Shared`];
-//!    dereferencing it fails the model with the node's address. The memory of
-//!    a freed node is never handed out again during the run, so a stale
-//!    pointer cannot alias a new node.
+//! 1. Every node has a birth tick (its allocation) and, once retired, a
+//!    retire tick. Every guard has reservations: the tick of its `pin` and of
+//!    each load through a [`Link`] (kovan publishes a new era at a load that
+//!    sees the epoch moved). A guard protects a node iff one of its
+//!    reservations lies in `[birth, retire]`; a retired node that no live
+//!    guard protects is freed at once (payload dropped, loom `Track`
+//!    released).
+//! 2. A load that returns a node its guard does not protect (a retired node
+//!    read from a dead node's link, say) yields an *unprotected* [`Shared`];
+//!    dereferencing it fails the model, naming the node, its lifetime and the
+//!    guard's reservations. A freed node's memory is never handed out again
+//!    during the run, so a stale pointer cannot alias a new node.
 //! 3. Every node carries a `loom::alloc::Track`, so loom's leak check reports
 //!    a node that is never freed.
+//! 4. `pin` and `retire` carry a `SeqCst` fence, standing for the `SeqCst`
+//!    publication and scan of kovan's epoch transitions. (loom joins the
+//!    causality of all `SeqCst` fences, which is stronger than C11's fence
+//!    rule; the consequence is written in docs/verification.md.)
 
 pub use imp::*;
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Every suite that needs only stable Rust, in one command:
+#   bash scripts/test.sh
+# Fails on the first red suite. Each suite builds in its own target folder,
+# because the loom build (a cfg in RUSTFLAGS) and the shuttle build (a
+# feature that makes kovan usable only inside shuttle) cannot share one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+
+step "facade rule: only src/sync.rs and src/reclaim.rs name atomics, loom, shuttle or kovan"
+if grep -rnE '(core|std)::sync::atomic|\bloom::|\bshuttle::|\bkovan::' src --include='*.rs' \
+    | grep -vE '^src/(sync|reclaim)\.rs:' | grep -vE ':[0-9]+:\s*(//|\*)'; then
+  echo "facade rule broken (lines above)" >&2
+  exit 1
+fi
+
+step "unit, API, quickcheck, integration and doc tests; the checker's tests (debug)"
+cargo test --workspace --locked
+
+step "real-thread stress tests with recorded histories (release)"
+cargo test --release --locked --test stress
+
+step "no_std + alloc build"
+cargo build --locked --no-default-features
+
+step "loom: exhaustive interleavings (bounded) of the production code"
+RUSTFLAGS="--cfg kovan_map_loom" CARGO_TARGET_DIR=target/loom \
+  cargo test --locked -p kovan-map-models --release --test 'loom_*'
+
+step "shuttle: random and PCT schedules of the production code"
+CARGO_TARGET_DIR=target/shuttle \
+  cargo test --locked -p kovan-map-models --features shuttle --release --test 'shuttle_*'
+
+if [ -x proofs/check.sh ]; then
+  step "proofs: spin on the Promela models"
+  proofs/check.sh
+fi
+
+printf '\nall suites passed in %d s\n' $((SECONDS - started))
