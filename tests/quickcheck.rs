@@ -145,9 +145,9 @@ macro_rules! against_std {
 }
 
 fn check(property: fn(Vec<Op>) -> bool) {
+    // Sequences of up to 100 operations (quickcheck's default size).
     QuickCheck::new()
         .tests(300)
-        .gen(Gen::new(200))
         .quickcheck(property as fn(Vec<Op>) -> bool);
 }
 

@@ -29,7 +29,7 @@ fn churn_on_real_threads_drops_every_key_and_value_once() {
                         let key = x % 64;
                         let k = Counted::new(key, &ledger);
                         match x % 7 {
-                            0 | 1 | 2 => drop(map.insert(k, Counted::new(i, &ledger))),
+                            0..=2 => drop(map.insert(k, Counted::new(i, &ledger))),
                             3 => drop(map.remove(&k)),
                             4 => drop(map.insert_if_absent(k, Counted::new(i, &ledger))),
                             5 => drop(
