@@ -34,6 +34,10 @@ step "shuttle: random and PCT schedules of the production code"
 CARGO_TARGET_DIR=target/shuttle \
   cargo test --locked -p kovan-map-models --features shuttle --release --test 'shuttle_*'
 
+step "shuttle again, over the model reclaimer (use-after-reclamation becomes a failure)"
+CARGO_TARGET_DIR=target/shuttle-model \
+  cargo test --locked -p kovan-map-models --features shuttle-model --release --test 'shuttle_*'
+
 if [ -x proofs/check.sh ]; then
   step "proofs: spin on the Promela models"
   proofs/check.sh

@@ -21,6 +21,7 @@
 //! | production | kovan                                                      |
 //! | shuttle    | kovan, with kovan's own `shuttle` feature instrumenting it |
 //! | loom       | the model reclaimer in this file (kovan is not loom-aware) |
+//! | shuttle with `shuttle-model` | the model reclaimer again, under shuttle's schedules |
 //!
 //! # The model reclaimer (loom)
 //!
@@ -62,7 +63,7 @@ pub(crate) struct AllocFailed;
 // ---------------------------------------------------------------------------
 // Production and shuttle: kovan.
 // ---------------------------------------------------------------------------
-#[cfg(not(kovan_map_loom))]
+#[cfg(not(any(kovan_map_loom, feature = "shuttle-model")))]
 mod imp {
     use super::{AllocFailed, TAG_BITS};
     use crate::sync::Ordering;
@@ -285,9 +286,9 @@ mod imp {
 }
 
 // ---------------------------------------------------------------------------
-// loom: the model reclaimer.
+// loom (and shuttle with `shuttle-model`): the model reclaimer.
 // ---------------------------------------------------------------------------
-#[cfg(kovan_map_loom)]
+#[cfg(any(kovan_map_loom, feature = "shuttle-model"))]
 mod imp {
     use super::{AllocFailed, TAG_BITS};
     use crate::sync::{AtomicUsize, Ordering};
@@ -316,6 +317,8 @@ mod imp {
     struct Registry {
         clock: u64,
         nodes: BTreeMap<usize, Meta>,
+        /// Retired nodes not yet freed.
+        pending: alloc::collections::BTreeSet<usize>,
         /// Live guards: their reservations (kovan: the eras each published).
         guards: BTreeMap<u64, Vec<u64>>,
         next_guard: u64,
@@ -351,6 +354,7 @@ mod imp {
                 return;
             }
             meta.freed = true;
+            self.pending.remove(&addr);
             // SAFETY: retired (unreachable) and no live guard protects it.
             unsafe { (meta.drop_fn)(addr as *mut u8) };
         }
@@ -399,12 +403,7 @@ mod imp {
             // registry's borrow: payload drops run after the loop's lookups.
             let retired: Vec<usize> = with_registry(|registry| {
                 registry.guards.remove(&self.id);
-                registry
-                    .nodes
-                    .iter()
-                    .filter(|(_, m)| m.retired.is_some() && !m.freed)
-                    .map(|(&addr, _)| addr)
-                    .collect()
+                registry.pending.iter().copied().collect()
             });
             for addr in retired {
                 with_registry(|registry| registry.free_if_unprotected(addr));
@@ -412,15 +411,17 @@ mod imp {
         }
     }
 
-    /// The model's retire header: a loom `Track`, so loom reports a node that
-    /// is never freed.
+    /// The model's retire header: under loom a `Track`, so loom reports a
+    /// node that is never freed (shuttle has no leak check).
     pub(crate) struct Header {
+        #[cfg(kovan_map_loom)]
         _track: loom::alloc::Track<()>,
     }
 
     impl Header {
         pub(crate) fn new() -> Self {
             Self {
+                #[cfg(kovan_map_loom)]
                 _track: loom::alloc::Track::new(()),
             }
         }
@@ -488,6 +489,7 @@ mod imp {
                 ptr as usize
             );
             meta.retired = Some(now);
+            registry.pending.insert(ptr as usize);
         });
         with_registry(|registry| registry.free_if_unprotected(ptr as usize));
     }
