@@ -6,3 +6,13 @@ mod hash_map {
     use kovan_map::HashMap;
     crate::api_suite!(HashMap);
 }
+
+#[test]
+fn maps_cross_threads_exactly_when_their_contents_can() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<kovan_map::HashMap<u64, String>>();
+    sync::<kovan_map::HashMap<u64, String>>();
+    // A map of `Cell`s may move to another thread, but not be shared.
+    send::<kovan_map::HashMap<u64, std::cell::Cell<u64>>>();
+}

@@ -946,3 +946,12 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
         }
     }
 }
+
+/// A map of `Cell` values may be sent but not shared between threads:
+///
+/// ```compile_fail
+/// fn assert_sync<T: Sync>() {}
+/// assert_sync::<kovan_map::HashMap<u64, std::cell::Cell<u64>>>();
+/// ```
+#[cfg(doctest)]
+struct CellValuesAreNotShared;
