@@ -1,0 +1,428 @@
+//! The checker agrees with a tiny brute-force checker on random small
+//! histories: linearizable ones (built from random linearization points),
+//! broken ones (one result changed), and random ones; with pending
+//! operations, several keys, and loom-shaped (program order) histories.
+//!
+//! The brute force is the definition, written as plainly as possible: try
+//! every order of the operations that respects precedence (and every
+//! choice of which pending operations take effect), run it on the spec, and
+//! see whether every completed operation returns what it recorded.
+
+use kovan_map_models::history::{Operation, Outcome, PhasedHistory, ThreadLog};
+use kovan_map_models::lincheck::{self, Verdict};
+use kovan_map_models::scenario::arbitrary_op;
+use kovan_map_models::scenario::OpMix;
+use kovan_map_models::spec::{self, Op, Ret, Value};
+use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
+
+/// `a` must come before `b` in every linearization.
+fn before(a: &Operation, b: &Operation) -> bool {
+    a.precedes(b) || (a.thread == b.thread && a.call < b.call)
+}
+
+/// Is there an order of `ops` (every completed one, any subset of the
+/// pending ones) respecting `before` in which the spec, starting from
+/// `init` on every key, returns every recorded result?
+fn brute(ops: &[Operation], init: Option<Value>) -> bool {
+    fn go(
+        ops: &[Operation],
+        used: &mut Vec<bool>,
+        cells: &mut Vec<(i64, Option<Value>)>,
+        init: Option<Value>,
+    ) -> bool {
+        let all_done = ops
+            .iter()
+            .zip(used.iter())
+            .all(|(o, &u)| u || o.ret().is_none());
+        if all_done {
+            return true;
+        }
+        for i in 0..ops.len() {
+            if used[i] {
+                continue;
+            }
+            // Everything that must come before it is done: every completed
+            // operation that precedes it in real time or program order. A
+            // pending operation may be skipped (it never took effect); one
+            // that is not its thread's last on its key returned before its
+            // thread's next call on that key, so it cannot come after any
+            // operation called later.
+            let blocked = (0..ops.len())
+                .any(|j| j != i && !used[j] && ops[j].ret().is_some() && before(&ops[j], &ops[i]))
+                || (ops[i].ret().is_none() && {
+                    let next_call = ops
+                        .iter()
+                        .filter(|o| {
+                            o.thread == ops[i].thread
+                                && o.op.key() == ops[i].op.key()
+                                && o.call > ops[i].call
+                        })
+                        .map(|o| o.call)
+                        .min();
+                    next_call.is_some_and(|nc| (0..ops.len()).any(|j| used[j] && ops[j].call >= nc))
+                });
+            if blocked {
+                continue;
+            }
+            let key = ops[i].op.key();
+            // The latest write of the key is its cell.
+            let cell = cells
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == key)
+                .map_or(init, |(_, c)| *c);
+            let (ret, after) = spec::apply(cell, &ops[i].op);
+            if let Some(expected) = ops[i].result() {
+                if ret != expected {
+                    continue;
+                }
+            }
+            used[i] = true;
+            cells.push((key, after));
+            if go(ops, used, cells, init) {
+                return true;
+            }
+            cells.pop();
+            used[i] = false;
+        }
+        false
+    }
+    let mut cells: Vec<(i64, Option<Value>)> = Vec::new();
+    let mut used = vec![false; ops.len()];
+    go(ops, &mut used, &mut cells, init)
+}
+
+/// A small random history.
+#[derive(Clone, Debug)]
+struct Small {
+    ops: Vec<Operation>,
+    /// Built from linearization points (so linearizable).
+    by_construction: bool,
+    /// Loom-shaped: program order only, one key.
+    phased: bool,
+}
+
+fn below(g: &mut Gen, n: u64) -> u64 {
+    u64::arbitrary(g) % n.max(1)
+}
+
+fn random_ret(g: &mut Gen, op: &Op) -> Ret {
+    let val = |g: &mut Gen| below(g, 3) as i64;
+    let opt = |g: &mut Gen| {
+        if bool::arbitrary(g) {
+            Some(below(g, 3) as i64)
+        } else {
+            None
+        }
+    };
+    match op.ret_kind() {
+        spec::RetKind::Opt => Ret::Opt(opt(g)),
+        spec::RetKind::Bool => Ret::Bool(bool::arbitrary(g)),
+        spec::RetKind::Value => Ret::Value(val(g)),
+        spec::RetKind::Swap => {
+            if bool::arbitrary(g) {
+                Ret::Swap(Ok(val(g)))
+            } else {
+                Ret::Swap(Err(opt(g)))
+            }
+        }
+    }
+}
+
+impl Arbitrary for Small {
+    fn arbitrary(g: &mut Gen) -> Small {
+        let phased = below(g, 5) == 0;
+        let keys = if phased { 1 } else { 1 + below(g, 2) as i64 };
+        let mix = if bool::arbitrary(g) {
+            OpMix::All
+        } else {
+            OpMix::FileFormat
+        };
+        let mode = below(g, 3); // 0 by construction, 1 one result changed, 2 random
+        if phased {
+            // Prefix, 2-3 threads, suffix; results from a random interleaving
+            // run on the spec (so linearizable), then maybe changed.
+            let threads = 2 + below(g, 2) as usize;
+            let mut prefix: Vec<Op> = (0..below(g, 2))
+                .map(|_| arbitrary_op(g, keys, 3, mix))
+                .collect();
+            let par: Vec<Vec<Op>> = (0..threads)
+                .map(|_| {
+                    (0..1 + below(g, 2))
+                        .map(|_| arbitrary_op(g, keys, 3, mix))
+                        .collect()
+                })
+                .collect();
+            let suffix: Vec<Op> = (0..below(g, 2))
+                .map(|_| arbitrary_op(g, keys, 3, mix))
+                .collect();
+            let mut spec = spec::Spec::new();
+            let mut h = PhasedHistory::new();
+            for op in prefix.drain(..) {
+                h.prefix(op, || spec.step(&op));
+            }
+            let mut logs: Vec<ThreadLog> = vec![ThreadLog::new(); threads];
+            let mut pos = vec![0usize; threads];
+            loop {
+                let ready: Vec<usize> = (0..threads).filter(|&t| pos[t] < par[t].len()).collect();
+                if ready.is_empty() {
+                    break;
+                }
+                let t = ready[below(g, ready.len() as u64) as usize];
+                let op = par[t][pos[t]];
+                pos[t] += 1;
+                let ret = if mode == 2 {
+                    random_ret(g, &op)
+                } else {
+                    spec.step(&op)
+                };
+                logs[t].record(op, || ret);
+            }
+            for l in logs {
+                h.add_thread(l);
+            }
+            for op in suffix {
+                h.suffix(op, || spec.step(&op));
+            }
+            let mut ops = h.operations();
+            if mode == 1 {
+                let i = below(g, ops.len() as u64) as usize;
+                let op = ops[i].op;
+                if let Outcome::Returned { result, .. } = &mut ops[i].outcome {
+                    *result = random_ret(g, &op);
+                }
+            }
+            return Small {
+                ops,
+                by_construction: mode == 0,
+                phased,
+            };
+        }
+        // Interval histories: each thread a sequence of intervals on a small
+        // clock (so overlaps are common), a linearization point inside each.
+        let threads = 1 + below(g, 4);
+        let mut raw: Vec<(Operation, u64, bool)> = Vec::new(); // op, lp, pending
+        let total_max = 8;
+        for t in 0..threads {
+            let mut now = below(g, 3);
+            for _ in 0..1 + below(g, 3) {
+                if raw.len() >= total_max {
+                    break;
+                }
+                let op = arbitrary_op(g, keys, 3, mix);
+                let call = now + 1;
+                let ret = call + 1 + below(g, 6);
+                let lp = 2 * call + 1 + below(g, 2 * (ret - call) - 1); // doubled clock
+                raw.push((
+                    Operation::returned(t, call, ret, op, Ret::Opt(None)),
+                    lp,
+                    false,
+                ));
+                now = ret;
+                if below(g, 5) == 0 {
+                    // A pending operation: usually the thread stops there
+                    // (it crashed); sometimes the thread goes on, as in a
+                    // counterexample window that starts while it ran.
+                    let last = raw.last_mut().unwrap();
+                    last.2 = true;
+                    if bool::arbitrary(g) {
+                        break;
+                    }
+                }
+            }
+        }
+        // Pending ones took effect (at their point) or not.
+        let effect: Vec<bool> = raw.iter().map(|r| !r.2 || bool::arbitrary(g)).collect();
+        let mut order: Vec<usize> = (0..raw.len()).filter(|&i| effect[i]).collect();
+        order.sort_by_key(|&i| (raw[i].1, i));
+        let mut spec = spec::Spec::new();
+        for i in order {
+            let r = spec.step(&raw[i].0.op);
+            if let Outcome::Returned { result, .. } = &mut raw[i].0.outcome {
+                *result = r;
+            }
+        }
+        let mut ops: Vec<Operation> = raw
+            .into_iter()
+            .map(|(o, _, pending)| {
+                if pending {
+                    Operation::pending(o.thread, o.call, o.op)
+                } else {
+                    o
+                }
+            })
+            .collect();
+        if mode >= 1 && !ops.is_empty() {
+            let n = if mode == 1 { 1 } else { ops.len() };
+            for _ in 0..n {
+                let i = below(g, ops.len() as u64) as usize;
+                let op = ops[i].op;
+                if let Outcome::Returned { result, .. } = &mut ops[i].outcome {
+                    *result = random_ret(g, &op);
+                }
+            }
+        }
+        Small {
+            ops,
+            by_construction: mode == 0,
+            phased,
+        }
+    }
+
+    fn shrink(&self) -> Box<dyn Iterator<Item = Small>> {
+        let mut out = Vec::new();
+        if !self.phased {
+            for i in 0..self.ops.len() {
+                let mut s = self.clone();
+                s.ops.remove(i);
+                s.by_construction = false;
+                // Removing a thread's earlier op keeps validity; removing
+                // anything keeps it too (pending stays last).
+                out.push(s);
+            }
+        }
+        Box::new(out.into_iter())
+    }
+}
+
+/// Cells to try for "whatever the key held".
+fn some_cells(ops: &[Operation]) -> Vec<Option<Value>> {
+    let mut cells = vec![None];
+    for v in -3..8 {
+        cells.push(Some(v));
+    }
+    for o in ops {
+        let mut c = Vec::new();
+        o.op.constants(&mut c);
+        if let Some(
+            Ret::Opt(Some(v)) | Ret::Value(v) | Ret::Swap(Ok(v)) | Ret::Swap(Err(Some(v))),
+        ) = o.result()
+        {
+            c.push(v);
+        }
+        for v in c {
+            cells.extend([Some(v), Some(v + 1), Some(v - 1), Some(v + 3)]);
+        }
+    }
+    cells
+}
+
+/// The shown counterexample is made of the history's own operations (each
+/// as recorded, or pending) on one key, and fails on its own.
+fn counterexample_is_faithful(ops: &[Operation], v: &Verdict) -> bool {
+    let Some(cx) = v.counterexample() else {
+        return true;
+    };
+    let from_history = cx.ops.iter().all(|c| {
+        c.op.key() == cx.key
+            && ops.iter().any(|o| {
+                o.thread == c.thread
+                    && o.call == c.call
+                    && o.op == c.op
+                    && (o.outcome == c.outcome || c.ret().is_none())
+            })
+    });
+    let fails = if cx.any_initial {
+        some_cells(&cx.ops).into_iter().all(|c| !brute(&cx.ops, c))
+    } else {
+        !brute(&cx.ops, None)
+    };
+    from_history && fails && cx.culprits.len() == 1
+}
+
+fn agrees(s: Small) -> TestResult {
+    if lincheck::validate(&s.ops).is_err() {
+        return TestResult::discard();
+    }
+    let expected = brute(&s.ops, None);
+    let report = lincheck::check(&s.ops).expect("valid");
+    let got = match &report.verdict {
+        Verdict::Linearizable => true,
+        Verdict::NotLinearizable(_) => false,
+        Verdict::Undecided { .. } => return TestResult::error("undecided on a tiny history"),
+    };
+    if s.by_construction && !expected {
+        return TestResult::error("brute force rejects a history linearizable by construction");
+    }
+    if got != expected {
+        return TestResult::error(format!("checker says {got}, brute force says {expected}"));
+    }
+    if !counterexample_is_faithful(&s.ops, &report.verdict) {
+        return TestResult::error(format!(
+            "counterexample does not fail on its own or is not from the history:\n{}",
+            report.verdict.counterexample().unwrap().timeline()
+        ));
+    }
+    TestResult::passed()
+}
+
+#[test]
+fn checker_agrees_with_brute_force() {
+    QuickCheck::new()
+        .tests(
+            std::env::var("LINCHECK_QC_TESTS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(20_000),
+        )
+        .max_tests(1_000_000)
+        .quickcheck(agrees as fn(Small) -> TestResult);
+}
+
+/// Both outcomes occur often enough for the comparison to mean something.
+#[test]
+fn random_histories_are_mixed() {
+    let mut g = Gen::new(10);
+    let (mut yes, mut no, mut pending, mut pending_not_last, mut phased) = (0, 0, 0, 0, 0);
+    for _ in 0..2000 {
+        let s = Small::arbitrary(&mut g);
+        if brute(&s.ops, None) {
+            yes += 1;
+        } else {
+            no += 1;
+        }
+        pending += usize::from(s.ops.iter().any(|o| o.ret().is_none()));
+        pending_not_last += usize::from(s.ops.iter().any(|o| {
+            o.ret().is_none()
+                && s.ops
+                    .iter()
+                    .any(|p| p.thread == o.thread && p.call > o.call)
+        }));
+        phased += usize::from(s.phased);
+    }
+    assert!(yes > 400 && no > 400, "linearizable {yes}, not {no}");
+    assert!(
+        pending > 100,
+        "only {pending} histories with pending operations"
+    );
+    assert!(phased > 100, "only {phased} loom-shaped histories");
+    assert!(
+        pending_not_last > 50,
+        "only {pending_not_last} with a pending operation not last"
+    );
+}
+
+/// Starting from a given cell (used by shrinking) agrees with the brute
+/// force too: a history that fails from every cell fails.
+#[test]
+fn program_order_is_respected_in_loom_shaped_histories() {
+    // One thread inserts then reads its own key; the read sees nothing.
+    // All parallel operations overlap in time, so only program order
+    // forbids reading before the insert.
+    let mut h = PhasedHistory::new();
+    let mut a = ThreadLog::new();
+    a.record(Op::Insert { key: 1, value: 1 }, || None::<i64>);
+    a.record(Op::Get { key: 1 }, || None::<i64>);
+    let mut b = ThreadLog::new();
+    b.record(Op::Get { key: 1 }, || None::<i64>);
+    h.add_thread(a);
+    h.add_thread(b);
+    let ops = h.operations();
+    assert!(!brute(&ops, None));
+    let report = lincheck::check(&ops).unwrap();
+    let cx = report
+        .verdict
+        .counterexample()
+        .expect("read-your-writes violated");
+    assert_eq!(cx.ops.len(), 2, "{}", cx.timeline());
+}

@@ -1,0 +1,474 @@
+//! The `lincheck` command line: each exit status, and each rule of
+//! shared/history-format.md about malformed input (`FILE:LINE: reason` on
+//! standard error, exit 2, never a panic).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lincheck");
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh temporary path (removed by the caller's `Temp` guard).
+struct Temp(PathBuf);
+
+impl Temp {
+    fn new(ext: &str) -> Temp {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let mut p = std::env::temp_dir();
+        p.push(format!("lincheck-cli-{}-{n}.{ext}", std::process::id()));
+        Temp(p)
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn write(content: &[u8]) -> Temp {
+    let t = Temp::new("jsonl");
+    std::fs::write(&t.0, content).unwrap();
+    t
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run lincheck")
+}
+
+fn check(content: &str, extra: &[&str]) -> (i32, String, String, Temp) {
+    let f = write(content.as_bytes());
+    let path = f.0.to_str().unwrap().to_string();
+    let mut args = vec!["check", path.as_str()];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    (
+        out.status.code().expect("exited, not killed"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        f,
+    )
+}
+
+/// Asserts exit 2 with `FILE:LINE: ...` naming `line`, and that the
+/// message mentions `needle`.
+fn assert_bad(content: &str, line: usize, needle: &str) {
+    let (code, _, err, f) = check(content, &[]);
+    let prefix = format!("{}:{line}: ", f.0.display());
+    assert_eq!(code, 2, "stderr: {err}");
+    assert!(err.starts_with(&prefix), "expected {prefix:?}, got: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+const INS: &str = r#"{"thread":0,"call":1,"ret":2,"op":"insert","key":1,"value":5,"result":null}"#;
+const GET_OK: &str = r#"{"thread":1,"call":3,"ret":4,"op":"get","key":1,"result":5}"#;
+const GET_STALE: &str = r#"{"thread":1,"call":3,"ret":4,"op":"get","key":1,"result":null}"#;
+
+#[test]
+fn linearizable_exits_0_with_a_summary() {
+    let (code, out, _, _f) = check(&format!("{INS}\n{GET_OK}\n"), &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("linearizable: 2 operations, 1 keys"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 1);
+}
+
+#[test]
+fn lines_may_come_in_any_order() {
+    let (code, ..) = check(&format!("{GET_OK}\n{INS}\n"), &[]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn not_linearizable_exits_1_with_a_timeline_and_svg() {
+    let svg = Temp::new("svg");
+    let (code, out, _, _f) = check(
+        &format!("{INS}\n{GET_STALE}\n"),
+        &["--svg", svg.0.to_str().unwrap()],
+    );
+    assert_eq!(code, 1);
+    assert!(out.contains("not linearizable"), "{out}");
+    assert!(out.contains("! get(1) -> None"), "{out}");
+    let picture = std::fs::read_to_string(&svg.0).expect("svg written");
+    assert!(picture.starts_with("<svg"));
+}
+
+#[test]
+fn svg_is_not_written_for_a_linearizable_history() {
+    let svg = Temp::new("svg");
+    let (code, ..) = check(
+        &format!("{INS}\n{GET_OK}\n"),
+        &["--svg", svg.0.to_str().unwrap()],
+    );
+    assert_eq!(code, 0);
+    assert!(!svg.0.exists());
+}
+
+#[test]
+fn a_limit_exits_3_naming_the_key() {
+    // The time is up before the search starts.
+    let (code, out, ..) = check(&format!("{INS}\n{GET_OK}\n"), &["--timeout", "0.000000001"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("undecided") && out.contains("key: 1"), "{out}");
+}
+
+#[test]
+fn stats_prints_the_counters() {
+    let (code, out, ..) = check(&format!("{INS}\n{GET_OK}\n"), &["--stats"]);
+    assert_eq!(code, 0);
+    for word in [
+        "operations 2",
+        "keys 1",
+        "largest partition 2",
+        "states",
+        "peak memory",
+    ] {
+        assert!(out.contains(word), "missing {word:?} in {out}");
+    }
+}
+
+#[test]
+fn an_empty_file_is_linearizable() {
+    let (code, ..) = check("\n\n", &[]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &[][..],
+        &["frobnicate"],
+        &["check"],
+        &["check", "a.jsonl", "b.jsonl"],
+        &["check", "a.jsonl", "--bogus"],
+        &["check", "a.jsonl", "--timeout"],
+        &["check", "a.jsonl", "--timeout", "soon"],
+        &["check", "a.jsonl", "--timeout", "-1"],
+        &["check", "a.jsonl", "--timeout", "0"],
+        &["check", "a.jsonl", "--max-memory", "0"],
+        &["check", "a.jsonl", "--svg"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "args {args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("usage:"), "args {args:?}: {err}");
+    }
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn an_unreadable_file_exits_2() {
+    let missing = Temp::new("jsonl");
+    let out = run(&["check", missing.0.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!("{}: cannot read", missing.0.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_json_names_its_line_counting_blank_lines() {
+    assert_bad(&format!("{INS}\n\n   \n{{\"thread\":\n"), 4, "bad JSON");
+    assert_bad("[1,2]\n", 1, "bad JSON");
+    assert_bad(&format!("{INS} {INS}\n"), 1, "bad JSON");
+}
+
+#[test]
+fn non_utf8_names_its_line() {
+    let mut bytes = format!("{INS}\n{GET_OK}\n").into_bytes();
+    bytes.extend_from_slice(b"{\"op\":\"\xff\"}\n");
+    let f = write(&bytes);
+    let out = run(&["check", f.0.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!("{}:3: not valid UTF-8", f.0.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_op_and_unknown_or_repeated_fields_are_errors() {
+    assert_bad(
+        r#"{"thread":0,"call":1,"ret":2,"op":"clear","key":1,"result":null}"#,
+        1,
+        "unknown op `clear`",
+    );
+    assert_bad(
+        r#"{"thread":0,"call":1,"ret":2,"op":"get","key":1,"result":null,"reslt":1}"#,
+        1,
+        "unknown field `reslt`",
+    );
+    assert_bad(
+        r#"{"thread":0,"call":1,"ret":2,"op":"get","key":1,"key":2,"result":null}"#,
+        1,
+        "appears twice",
+    );
+}
+
+#[test]
+fn required_fields_are_required() {
+    assert_bad(
+        r#"{"call":1,"ret":2,"op":"get","key":1,"result":null}"#,
+        1,
+        "missing field `thread`",
+    );
+    assert_bad(
+        r#"{"thread":0,"ret":2,"op":"get","key":1,"result":null}"#,
+        1,
+        "missing field `call`",
+    );
+    assert_bad(
+        r#"{"thread":0,"call":1,"op":"get","key":1,"result":null}"#,
+        1,
+        "missing field `ret`",
+    );
+    assert_bad(
+        r#"{"thread":0,"call":1,"ret":2,"key":1,"result":null}"#,
+        1,
+        "missing field `op`",
+    );
+    assert_bad(
+        r#"{"thread":0,"call":1,"ret":2,"op":"get","result":null}"#,
+        1,
+        "missing field `key`",
+    );
+    assert_bad(
+        r#"{"thread":0,"call":1,"ret":2,"op":"get","key":1}"#,
+        1,
+        "missing field `result`",
+    );
+}
+
+#[test]
+fn ret_must_be_after_call() {
+    assert_bad(
+        r#"{"thread":0,"call":2,"ret":2,"op":"get","key":1,"result":null}"#,
+        1,
+        "greater than `call`",
+    );
+    assert_bad(
+        r#"{"thread":0,"call":3,"ret":2,"op":"get","key":1,"result":null}"#,
+        1,
+        "greater than `call`",
+    );
+}
+
+#[test]
+fn numbers_must_be_exact_integers_in_range() {
+    let line = |field: &str, v: &str| {
+        let mut fields = vec![
+            ("thread", "0".to_string()),
+            ("call", "1".to_string()),
+            ("ret", "2".to_string()),
+            ("op", "\"insert\"".to_string()),
+            ("key", "1".to_string()),
+            ("value", "5".to_string()),
+            ("result", "null".to_string()),
+        ];
+        for f in &mut fields {
+            if f.0 == field {
+                f.1 = v.to_string();
+            }
+        }
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        format!("{{{}}}", body.join(","))
+    };
+    for (field, v) in [
+        ("key", "1.0"),
+        ("key", "1e3"),
+        ("key", "9223372036854775808"),
+        ("key", "-9223372036854775809"),
+        ("key", "\"1\""),
+        ("value", "2.5"),
+        ("result", "1E2"),
+        ("result", "true"),
+        ("thread", "-1"),
+        ("thread", "18446744073709551616"),
+        ("call", "1.5"),
+        ("ret", "2.0"),
+    ] {
+        assert_bad(&line(field, v), 1, &format!("`{field}` must be an integer"));
+    }
+    // The extremes themselves are fine.
+    let ok = line("key", "-9223372036854775808");
+    let (code, ..) = check(&ok, &[]);
+    assert_eq!(code, 0);
+    let ok = line("thread", "18446744073709551615");
+    let (code, ..) = check(&ok, &[]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn value_rules() {
+    assert_bad(
+        r#"{"thread":0,"call":1,"ret":2,"op":"insert","key":1,"result":null}"#,
+        1,
+        "needs an integer `value`",
+    );
+    assert_bad(
+        r#"{"thread":0,"call":1,"ret":2,"op":"insert_if_absent","key":1,"value":null,"result":null}"#,
+        1,
+        "needs an integer `value`",
+    );
+    assert_bad(
+        r#"{"thread":0,"call":1,"ret":2,"op":"get","key":1,"value":3,"result":null}"#,
+        1,
+        "takes no `value`",
+    );
+    let (code, ..) = check(
+        r#"{"thread":0,"call":1,"ret":2,"op":"remove","key":1,"value":null,"result":null}"#,
+        &[],
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn result_rules() {
+    assert_bad(
+        r#"{"thread":0,"call":1,"ret":2,"op":"contains_key","key":1,"result":0}"#,
+        1,
+        "true or false",
+    );
+    assert_bad(
+        r#"{"thread":0,"call":1,"ret":2,"op":"contains_key","key":1,"result":null}"#,
+        1,
+        "true or false",
+    );
+    // Ignored when ret is null, whatever it is.
+    let (code, ..) = check(
+        r#"{"thread":0,"call":1,"ret":null,"op":"get","key":1,"result":"anything"}"#,
+        &[],
+    );
+    assert_eq!(code, 0);
+    let (code, ..) = check(
+        r#"{"thread":0,"call":1,"ret":null,"op":"insert","key":1,"value":2}"#,
+        &[],
+    );
+    assert_eq!(code, 0);
+}
+
+fn op(thread: u64, call: u64, ret: Option<u64>) -> String {
+    let ret = ret.map_or("null".to_string(), |r| r.to_string());
+    format!(r#"{{"thread":{thread},"call":{call},"ret":{ret},"op":"get","key":1,"result":null}}"#)
+}
+
+#[test]
+fn overlapping_operations_of_one_thread_name_the_later_line() {
+    // Equal times are an overlap.
+    assert_bad(
+        &format!("{}\n{}\n", op(0, 1, Some(5)), op(0, 5, Some(6))),
+        2,
+        "overlaps the operation on line 1",
+    );
+    // The pair is reported at its later line, whatever the time order.
+    assert_bad(
+        &format!("{}\n\n{}\n", op(0, 5, Some(9)), op(0, 1, Some(6))),
+        3,
+        "line 1",
+    );
+    // Other threads may overlap freely.
+    let (code, ..) = check(
+        &format!("{}\n{}\n", op(0, 1, Some(5)), op(1, 1, Some(5))),
+        &[],
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_pending_operation_must_be_its_threads_last() {
+    assert_bad(
+        &format!("{}\n{}\n", op(0, 1, None), op(0, 5, Some(6))),
+        2,
+        "pending operation on line 1",
+    );
+    assert_bad(
+        &format!("{}\n{}\n", op(0, 5, Some(6)), op(0, 1, None)),
+        2,
+        "not its thread's last",
+    );
+    assert_bad(
+        &format!("{}\n{}\n", op(0, 1, None), op(0, 2, None)),
+        2,
+        "pending",
+    );
+}
+
+#[test]
+fn the_first_offending_line_wins() {
+    // A pair completed on line 3 beats a bad line 4.
+    let text = format!(
+        "{}\n{}\n{}\nnot json\n",
+        op(0, 10, Some(20)),
+        op(1, 1, Some(2)),
+        op(0, 15, Some(30))
+    );
+    assert_bad(&text, 3, "overlaps the operation on line 1");
+    // A bad line 2 beats a pair completed on line 3.
+    let text = format!(
+        "{}\nnot json\n{}\n",
+        op(0, 10, Some(20)),
+        op(0, 15, Some(30))
+    );
+    assert_bad(&text, 2, "bad JSON");
+    // Of two pairs, the one completed first in the file wins, even if its
+    // first line comes later than the other pair's first line.
+    let text = format!(
+        "{}\n{}\n{}\n{}\n",
+        op(0, 10, Some(20)),
+        op(1, 10, Some(20)),
+        op(1, 15, Some(16)),
+        op(0, 12, Some(13))
+    );
+    assert_bad(&text, 3, "line 2");
+    // An operation that overlaps two earlier ones is reported once, at its line.
+    let text = format!(
+        "{}\n{}\n{}\n",
+        op(0, 1, Some(2)),
+        op(0, 10, Some(11)),
+        op(0, 2, Some(10))
+    );
+    assert_bad(&text, 3, "overlaps");
+}
+
+#[test]
+fn large_files_report_the_same_first_bad_line() {
+    // Over 1 MiB, so the file is read in chunks on several threads.
+    let n = 20_000;
+    let good: Vec<String> = (0..n)
+        .map(|i| op(i % 7, 10 * (i / 7) + 1, Some(10 * (i / 7) + 5)))
+        .collect();
+    let with = |edits: &[(usize, String)]| {
+        let mut lines = good.clone();
+        for (at, text) in edits {
+            lines[at - 1] = text.clone();
+        }
+        lines.join("\n") + "\n"
+    };
+    let (code, ..) = check(&with(&[]), &[]);
+    assert_eq!(code, 0);
+    // A bad line late in the file.
+    assert_bad(&with(&[(17_001, "{".into())]), 17_001, "bad JSON");
+    // A pair completed earlier wins over it: line 12,001 overlaps thread
+    // 3's operation on line 7,004 ([10001, 10005]).
+    let clash = op(3, 10_003, Some(10_004));
+    let mut lines = good.clone();
+    lines[17_000] = "{".into();
+    lines.insert(12_000, clash);
+    let text = lines.join("\n") + "\n";
+    assert_bad(&text, 12_001, "overlaps");
+    // A bad line in the first chunk wins over one in the last.
+    assert_bad(
+        &with(&[(2, "[]".into()), (19_999, "{".into())]),
+        2,
+        "bad JSON",
+    );
+}
