@@ -1,17 +1,43 @@
 //! The main job: several threads hammer one `HashMap`, as in the seed's
-//! example, then the map is checked against what the threads did.
+//! example, then the map is checked against what the threads did, and a
+//! recorded phase is checked for linearizability.
 //!
-//! `cargo run --release --example demo [-- THREADS OPS_PER_THREAD]`
+//! `cargo run --release --example demo [-- THREADS OPS_PER_THREAD] [--history FILE]`
+//!
+//! With `--history FILE` the recorded phase is also written as JSON Lines,
+//! which `cargo run --release -p kovan-map-models --bin lincheck -- check FILE`
+//! checks again.
 
 use kovan_map::HashMap;
+use kovan_map_models::adapter::exec;
+use kovan_map_models::history::History;
+use kovan_map_models::scenario::{arbitrary_op, OpMix};
+use kovan_map_models::{jsonl, lincheck};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let history_file = match args.iter().position(|a| a == "--history") {
+        Some(i) if i + 1 < args.len() => {
+            let file = args.remove(i + 1);
+            args.remove(i);
+            Some(file)
+        }
+        Some(_) => {
+            eprintln!("demo: --history needs a file name");
+            std::process::exit(2);
+        }
+        None => None,
+    };
+    let mut args = args.into_iter();
     let threads: u64 = parse(args.next(), "THREADS", 4);
     let ops: u64 = parse(args.next(), "OPS_PER_THREAD", 250_000);
+    if let Some(extra) = args.next() {
+        eprintln!("demo: unexpected argument {extra:?}");
+        std::process::exit(2);
+    }
 
     let map = Arc::new(HashMap::new());
     println!(
@@ -118,9 +144,65 @@ fn main() {
     assert_eq!(map.remove(&u64::MAX), Some(42));
     assert_eq!(map.get(&u64::MAX), None);
     println!(
-        "final len {} = initial - removals + keys added back; all checks passed",
+        "final len {} = initial - removals + keys added back",
         map.len()
     );
+
+    recorded_phase(threads, history_file.as_deref());
+    println!("all checks passed");
+}
+
+/// Phase 3: every operation recorded (call and return times from a shared
+/// clock), on 32 hot keys that share 8 buckets, then the whole history is
+/// checked for linearizability against the sequential spec.
+fn recorded_phase(threads: u64, history_file: Option<&str>) {
+    let per_thread = 25_000;
+    let map: HashMap<i64, i64> = HashMap::with_capacity(8);
+    let history = History::new();
+    let start = Instant::now();
+    thread::scope(|s| {
+        for t in 0..threads {
+            let mut rec = history.recorder(t);
+            let map = &map;
+            s.spawn(move || {
+                let mut g = quickcheck::Gen::new(64);
+                for _ in 0..per_thread {
+                    // The five operations the history file format knows.
+                    let op = arbitrary_op(&mut g, 32, 1_000_000, OpMix::FileFormat);
+                    rec.record(op, || exec(map, &op));
+                }
+            });
+        }
+    });
+    let ran = start.elapsed();
+    let operations = history.operations();
+    let report = lincheck::check(&operations).expect("the recorder writes well-formed histories");
+    match &report.verdict {
+        lincheck::Verdict::Linearizable => println!(
+            "recorded phase: {} operations on 32 hot keys in {:.1} ms; linearizable \
+             (checked in {:.1} ms, {} states)",
+            operations.len(),
+            ran.as_secs_f64() * 1e3,
+            report.stats.check_time.as_secs_f64() * 1e3,
+            report.stats.states
+        ),
+        lincheck::Verdict::NotLinearizable(cx) => {
+            eprintln!("recorded phase: NOT linearizable:\n{}", cx.timeline());
+            std::process::exit(1);
+        }
+        lincheck::Verdict::Undecided { keys, limit } => {
+            eprintln!("recorded phase: undecided ({limit:?}) on keys {keys:?}");
+            std::process::exit(3);
+        }
+    }
+    if let Some(path) = history_file {
+        let text = jsonl::to_string(&operations).expect("file-format operations only");
+        if let Err(error) = std::fs::write(path, text) {
+            eprintln!("demo: cannot write {path}: {error}");
+            std::process::exit(2);
+        }
+        println!("history written to {path}");
+    }
 }
 
 fn parse(arg: Option<String>, name: &str, default: u64) -> u64 {

@@ -20,8 +20,9 @@ fi
 step "unit, API, quickcheck, integration and doc tests; the checker's tests (debug)"
 cargo test --workspace --locked
 
-step "real-thread stress tests with recorded histories (release)"
+step "real-thread stress tests, histories checked for linearizability (release)"
 cargo test --release --locked --test stress
+cargo test --release --locked -p kovan-map-models --test 'stress_*'
 
 step "no_std + alloc build"
 cargo build --locked --no-default-features

@@ -1,6 +1,8 @@
 //! Models of kovan-map: the sequential specification, history recording,
 //! the linearizability checker and scenario generators.
 //!
+//! - [`adapter`]: the maps under test behind one trait, and [`adapter::exec`]
+//!   to perform a recorded operation on any of them.
 //! - [`spec`]: what each single-key operation of the map does, as a pure
 //!   function of the key's cell; predicates and closures recorded as data.
 //! - [`history`]: recording (thread, call, return, operation, result) from
@@ -27,6 +29,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod adapter;
 pub mod history;
 pub mod jsonl;
 pub mod lincheck;

@@ -13,43 +13,15 @@
 #![cfg(kovan_map_loom)]
 
 use kovan_map::HashMap;
+use kovan_map_models::adapter::KeyIsHash;
 use loom::sync::Arc;
 use loom::thread;
-use std::hash::{BuildHasher, Hasher};
 
-/// A deterministic hasher (loom replays executions, so hashing must not
-/// depend on per-run seeds): the key itself.
-#[derive(Clone, Copy, Default)]
-struct Identity;
-
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-impl BuildHasher for Identity {
-    type Hasher = IdentityHasher;
-    fn build_hasher(&self) -> IdentityHasher {
-        IdentityHasher(0)
-    }
-}
-
-type Map = HashMap<u64, u64, Identity>;
+type Map = HashMap<u64, u64, KeyIsHash>;
 
 /// A one-bucket map holding `prefix`.
 fn map_with(prefix: &[(u64, u64)]) -> Arc<Map> {
-    let map = Map::with_capacity_and_hasher(1, Identity);
+    let map = Map::with_capacity_and_hasher(1, KeyIsHash);
     for &(key, value) in prefix {
         map.insert(key, value);
     }
