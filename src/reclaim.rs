@@ -547,17 +547,30 @@ mod imp {
         }
 
         pub(crate) fn load<'g>(&self, order: Ordering, guard: &'g Guard) -> Shared<'g, T> {
-            let word = self.word.load(order);
+            // kovan's load when the epoch moved (which the model assumes
+            // always): publish a reservation, `SeqCst` fence, load, and load
+            // again while the epoch keeps moving. The fence pairs with the
+            // one in `retire`: either the retirer's scan sees this
+            // reservation, or this load sees the unlink before the retire.
+            let word = loop {
+                let reserved = with_registry(|registry| {
+                    let now = registry.tick();
+                    registry
+                        .guards
+                        .get_mut(&guard.id)
+                        .expect("model: unknown guard")
+                        .push(now);
+                    now
+                });
+                crate::sync::fence(Ordering::SeqCst);
+                let word = self.word.load(order);
+                if with_registry(|registry| registry.clock == reserved) {
+                    break word;
+                }
+            };
             let addr = word & !TAG_BITS;
             let (protected, loaded_at, reservations) = with_registry(|registry| {
-                // kovan publishes a new reservation at a load that sees the
-                // epoch changed; the model assumes it always changed.
-                let now = registry.tick();
-                let reservations = registry
-                    .guards
-                    .get_mut(&guard.id)
-                    .expect("model: unknown guard");
-                reservations.push(now);
+                let now = registry.clock;
                 if addr == 0 {
                     return (true, now, &[][..]);
                 }
@@ -690,12 +703,15 @@ mod imp {
             let addr = self.ptr() as usize;
             assert!(addr != 0, "model: dereference of a null link");
             if !self.protected {
-                let (birth, retired) = with_registry(|registry| {
-                    registry
-                        .nodes
-                        .get(&addr)
-                        .map_or((0, None), |m| (m.birth, m.retired))
+                let lifetime = with_registry(|registry| {
+                    registry.nodes.get(&addr).map(|m| (m.birth, m.retired))
                 });
+                let Some((birth, retired)) = lifetime else {
+                    panic!(
+                        "model reclaimer: node {addr:#x} was dereferenced after the map \
+                         destroyed it outright (a node freed while still reachable)"
+                    );
+                };
                 panic!(
                     "model reclaimer: node {addr:#x} (born at tick {birth}, retired at tick \
                      {retired:?}) was dereferenced through a pointer loaded at tick {} by a \

@@ -287,3 +287,24 @@ fn clear_racing_insert_leaves_only_what_came_after() {
         },
     );
 }
+
+#[test]
+fn reader_on_a_removed_node_never_reaches_a_successor_born_and_retired_meanwhile() {
+    // Bound 2. Chain D(1) -> T(2). The reader looks up an absent key and
+    // stops on D; the writer removes D, replaces T by U and removes U. A
+    // reader that then followed D's frozen link without checking that the
+    // dead run is still attached would reach U, born after the reader's
+    // reservations and retired before its load: the model reclaimer fails
+    // that (found by review, together with the model's load order).
+    race(
+        2,
+        &[(2, 2), (1, 1)],
+        |m| m.get(&3),
+        |m| (m.remove(&1), m.insert(2, 20), m.remove(&2)),
+        |m, seen, wrote| {
+            assert_eq!(seen, None);
+            assert_eq!(wrote, (Some(1), Some(2), Some(20)));
+            assert!(m.is_empty());
+        },
+    );
+}

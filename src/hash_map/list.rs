@@ -140,7 +140,7 @@ where
     'pass: loop {
         // ORDERING: Acquire pairs with the AcqRel CAS that linked the head
         // node (a push, or an unlink), so its payload is visible.
-        let head = bucket.load(Ordering::Acquire, guard);
+        let mut head = bucket.load(Ordering::Acquire, guard);
         let mut pred = bucket;
         let mut curr = head;
         loop {
@@ -160,6 +160,10 @@ where
                     // `target` was `node`'s frozen successor while `node` was
                     // reachable (the CAS succeeded), so it was reachable at
                     // the load above: it may be dereferenced.
+                    if core::ptr::eq(pred, bucket) {
+                        // The bucket now holds `target`: a push expects it.
+                        head = target;
+                    }
                     curr = target;
                     continue;
                 }

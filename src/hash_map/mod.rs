@@ -287,8 +287,11 @@ impl<K: 'static, V: 'static> Pending<K, V> {
         node
     }
 
-    /// The node was published: it belongs to the map now.
-    fn published(mut self) {
+    /// The node was published: it belongs to the map now. Called right
+    /// after the publishing CAS, before any code that could panic (a user
+    /// `Eq` in the clean-up, a destructor run by the reclaimer), so an
+    /// unwinding call never frees a node the map holds.
+    fn published(&mut self) {
         self.state = PendingState::Gone;
     }
 }
@@ -302,10 +305,12 @@ impl<K: 'static, V: 'static> Drop for Pending<K, V> {
     }
 }
 
+// Reads retire nothing, so they need no `Send`: a map of `!Send` values
+// can still be read on the thread that owns it.
 impl<K, V, S> HashMap<K, V, S>
 where
-    K: Hash + Eq + Send + 'static,
-    V: Send + 'static,
+    K: Hash + Eq + 'static,
+    V: 'static,
     S: BuildHasher,
 {
     fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
@@ -366,7 +371,15 @@ where
         let guard = reclaim::pin();
         self.get_ref(key, &guard).is_some()
     }
+}
 
+// Writes retire nodes, and kovan may drop a retired node on any thread.
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
     /// Inserts `value` under `key`, returning the value it replaced.
     ///
     /// # Linearizability
@@ -399,9 +412,7 @@ where
                     }
                 }
                 Search::Found { pred, node, next } => {
-                    let new = Shared::from_owned(pending.node(hash, next), &guard);
-                    if let Some(old) = self.replace(pred, node, next, new, &guard) {
-                        pending.published();
+                    if let Some((old, _)) = self.replace(pred, node, next, &mut pending, &guard) {
                         return Some(old.clone());
                     }
                 }
@@ -410,19 +421,22 @@ where
         }
     }
 
-    /// Tags `node.next` (expected `next`) `REPLACED` → `new`, then unlinks
-    /// `node`. Answers the replaced value, or `None` if the CAS failed (the
-    /// caller searches again).
+    /// Builds the replacement from `pending` (linking `next`), tags
+    /// `node.next` (expected `next`) `REPLACED` → replacement, marks
+    /// `pending` published, then unlinks `node`. Answers the replaced value
+    /// and the replacement, or `None` if the CAS failed (the caller searches
+    /// again).
     fn replace<'g>(
         &self,
         pred: &'g Link<Node<K, V>>,
         node: Shared<'g, Node<K, V>>,
         next: Shared<'g, Node<K, V>>,
-        new: Shared<'g, Node<K, V>>,
+        pending: &mut Pending<K, V>,
         guard: &'g Guard,
-    ) -> Option<&'g V> {
+    ) -> Option<(&'g V, &'g Node<K, V>)> {
         // SAFETY: `node` came from a search under `guard`.
         let old = unsafe { node.deref() };
+        let new = Shared::from_owned(pending.node(old.hash(), next), guard);
         // ORDERING: AcqRel. Release publishes the replacement's payload to
         // readers that acquire `node.next`; Acquire pairs with the write of
         // `next` it replaces.
@@ -437,10 +451,13 @@ where
         ) {
             return None;
         }
+        // The map owns the replacement from here on, whatever unwinds below.
+        pending.published();
         if !list::help_unlink(pred, node, new, guard) {
             self.tidy(node, guard);
         }
-        Some(old.value())
+        // SAFETY: published by this thread under `guard`.
+        Some((old.value(), unsafe { new.deref() }))
     }
 
     /// Tags `node.next` (expected `next`) `DELETED`, then unlinks `node`.
@@ -477,8 +494,11 @@ where
     }
 
     /// The unlink of a node we killed failed (its predecessor changed): one
-    /// more writer's pass over its bucket unlinks it, so dead nodes do not
-    /// linger in a bucket nobody writes again.
+    /// more writer's pass over its bucket unlinks it, so a dead node rarely
+    /// lingers in a bucket nobody writes again. (The pass stops at the key's
+    /// live node; if the key was inserted again at the head meanwhile, the
+    /// dead node behind it stays linked until another writer passes it or the
+    /// map is dropped, which frees it.)
     fn tidy(&self, node: Shared<'_, Node<K, V>>, guard: &Guard) {
         // SAFETY: `node` is protected by `guard` (loaded by our search).
         let dead = unsafe { node.deref() };
@@ -564,8 +584,8 @@ where
                     // ORDERING: AcqRel, as in `insert`.
                     // LINEARIZATION(insert_if_absent): the push of the key.
                     if bucket.cas(head, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
-                        self.count(hash, 1);
                         pending.published();
+                        self.count(hash, 1);
                         // SAFETY: this thread allocated and published the
                         // node under `guard`.
                         return Claim::Inserted(on_insert(unsafe { shared.deref() }.value()));
@@ -699,9 +719,7 @@ where
             if !pred(present) {
                 return Err(Some(present.clone()));
             }
-            let new = Shared::from_owned(pending.node(hash, next), &guard);
-            if let Some(old) = self.replace(link, node, next, new, &guard) {
-                pending.published();
+            if let Some((old, _)) = self.replace(link, node, next, &mut pending, &guard) {
                 return Ok(old.clone());
             }
             sync::hint();
@@ -760,11 +778,10 @@ where
                         }
                         Some(value) => {
                             pending.set_value(value);
-                            let new = Shared::from_owned(pending.node(hash, next), &guard);
-                            if self.replace(pred, node, next, new, &guard).is_some() {
-                                pending.published();
-                                // SAFETY: published by this thread under `guard`.
-                                return Some(unsafe { new.deref() }.value().clone());
+                            if let Some((_, new)) =
+                                self.replace(pred, node, next, &mut pending, &guard)
+                            {
+                                return Some(new.value().clone());
                             }
                         }
                     }
@@ -778,8 +795,8 @@ where
                         // ORDERING: AcqRel, as in `insert`.
                         // LINEARIZATION(compute): the push of an absent key.
                         if bucket.cas(head, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
-                            self.count(hash, 1);
                             pending.published();
+                            self.count(hash, 1);
                             // SAFETY: published by this thread under `guard`.
                             return Some(unsafe { shared.deref() }.value().clone());
                         }
@@ -829,9 +846,8 @@ impl<K: 'static, V: 'static, S> Drop for HashMap<K, V, S> {
 
 impl<K, V, S> fmt::Debug for HashMap<K, V, S>
 where
-    K: Hash + Eq + Send + Clone + fmt::Debug + 'static,
-    V: Send + Clone + fmt::Debug + 'static,
-    S: BuildHasher,
+    K: Clone + fmt::Debug + 'static,
+    V: Clone + fmt::Debug + 'static,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
