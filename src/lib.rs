@@ -4,12 +4,19 @@
 //! * [`HashMap`]: separate chaining over an array of atomic bucket heads
 //!   (524,288 by default), one lock-free list per bucket, copy-on-write
 //!   replacement of present keys.
+//! * [`HopscotchMap`]: hopscotch hashing (neighbourhoods of 32 slots, a hop
+//!   bitmap and a relocation counter per home bucket) with lock-free
+//!   displacement, per-home overflow lists for colliding hashes, and
+//!   lock-free cooperative resizing: it grows past a load of 3/4 and shrinks
+//!   below 1/4, never below its initial capacity.
 //!
 //! # Promises
 //!
 //! * **Lock-free.** No operation takes a lock or waits for a flag another
 //!   thread must clear. A thread that meets unfinished work (a dead node
-//!   still linked) finishes it and goes on. Reads write no shared memory.
+//!   still linked, a displacement, a migration) finishes it and goes on.
+//!   `get` and `contains_key` write no shared memory (`HopscotchMap`'s
+//!   iterator does: it finishes a resize it meets).
 //! * **Linearizable.** Every single-key operation takes effect at one atomic
 //!   step, named in its `# Linearizability` section and marked in the source
 //!   with `// LINEARIZATION(op):`.
@@ -72,11 +79,13 @@ extern crate alloc;
 
 mod error;
 pub mod hash_map;
+pub mod hopscotch;
 mod reclaim;
 mod sync;
 
 pub use error::CapacityError;
 pub use hash_map::HashMap;
+pub use hopscotch::HopscotchMap;
 pub use reclaim::{flush, pin, Guard};
 
 /// The default hasher of the maps: foldhash, seeded per map (two maps, or

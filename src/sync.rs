@@ -29,11 +29,18 @@ compile_error!(
 #[cfg(kovan_map_loom)]
 #[allow(unused_imports)]
 pub(crate) use loom::sync::atomic::{fence, AtomicIsize, AtomicUsize, Ordering};
+// The hopscotch map's home words (hop bitmap, flags and relocation counter).
+#[cfg(kovan_map_loom)]
+pub(crate) use loom::sync::atomic::AtomicU64;
 
+#[cfg(all(feature = "shuttle", not(kovan_map_loom)))]
+pub(crate) use shuttle::sync::atomic::AtomicU64;
 #[cfg(all(feature = "shuttle", not(kovan_map_loom)))]
 #[allow(unused_imports)]
 pub(crate) use shuttle::sync::atomic::{fence, AtomicIsize, AtomicUsize, Ordering};
 
+#[cfg(not(any(kovan_map_loom, feature = "shuttle")))]
+pub(crate) use core::sync::atomic::AtomicU64;
 #[cfg(not(any(kovan_map_loom, feature = "shuttle")))]
 #[allow(unused_imports)]
 pub(crate) use core::sync::atomic::{fence, AtomicIsize, AtomicUsize, Ordering};

@@ -180,3 +180,47 @@ mod hash_map {
         check(three_hashes);
     }
 }
+
+mod hopscotch_map {
+    use super::*;
+    use kovan_map::HopscotchMap;
+
+    against_std!(default_hasher, HopscotchMap::<u8, u16>::with_capacity(64));
+    against_std!(
+        one_hash,
+        HopscotchMap::<u8, u16, FewHashes>::with_capacity_and_hasher(16, FewHashes::new(1))
+    );
+    against_std!(
+        three_hashes,
+        HopscotchMap::<u8, u16, FewHashes>::with_capacity_and_hasher(4, FewHashes::new(3))
+    );
+    // Neighbourhoods of two slots in a table of four: displacement, overflow
+    // mode and resizes on almost every sequence.
+    against_std!(
+        tiny_neighbourhoods,
+        HopscotchMap::<u8, u16, kovan_map::DefaultHashBuilder, 2>::with_capacity_and_hasher(
+            4,
+            Default::default()
+        )
+    );
+
+    #[test]
+    fn matches_std_with_the_default_hasher() {
+        check(default_hasher);
+    }
+
+    #[test]
+    fn matches_std_when_every_key_collides() {
+        check(one_hash);
+    }
+
+    #[test]
+    fn matches_std_with_three_hashes_over_four_buckets() {
+        check(three_hashes);
+    }
+
+    #[test]
+    fn matches_std_with_neighbourhoods_of_two_slots() {
+        check(tiny_neighbourhoods);
+    }
+}

@@ -74,8 +74,10 @@ pub fn exec<M: MapUnderTest + ?Sized>(map: &M, op: &Op) -> Ret {
 }
 
 macro_rules! impl_map_under_test {
-    ($Map:ident) => {
-        impl<S: BuildHasher + Sync> MapUnderTest for kovan_map::$Map<Key, Value, S> {
+    ($Map:ident $(, const $H:ident)?) => {
+        impl<S: BuildHasher + Sync $(, const $H: usize)?> MapUnderTest
+            for kovan_map::$Map<Key, Value, S $(, $H)?>
+        {
             fn get(&self, key: Key) -> Option<Value> {
                 kovan_map::$Map::get(self, &key)
             }
@@ -134,6 +136,7 @@ macro_rules! impl_map_under_test {
 }
 
 impl_map_under_test!(HashMap);
+impl_map_under_test!(HopscotchMap, const H);
 
 /// A deterministic hasher for the model suites: an integer key is its own
 /// hash. loom and shuttle replay schedules, so hashing must not depend on a

@@ -1,0 +1,135 @@
+//! Real threads on both maps, every history recorded and checked for
+//! linearizability against the sequential spec. Each test is written once,
+//! generic over the map, and run for `HashMap` and `HopscotchMap`.
+//!
+//! `cargo test --release -p kovan-map-models --test stress_maps`
+#![cfg(not(any(kovan_map_loom, feature = "shuttle")))]
+
+use foldhash::fast::FixedState;
+use kovan_map::{HashMap, HopscotchMap};
+use kovan_map_models::adapter::{exec, MapUnderTest};
+use kovan_map_models::history::History;
+use kovan_map_models::lincheck::{self, Verdict};
+use kovan_map_models::scenario::{arbitrary_op, OpMix, Scenario, ScenarioConfig};
+use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
+use std::time::Instant;
+
+/// A chaining map whose 2 buckets make every chain shared by several keys.
+fn crowded_chains() -> HashMap<i64, i64, FixedState> {
+    HashMap::with_capacity_and_hasher(2, FixedState::default())
+}
+
+/// A hopscotch map at its smallest, neighbourhoods of 4, so that keys
+/// displace each other, overflow and resize.
+fn crowded_hopscotch() -> HopscotchMap<i64, i64, FixedState, 4> {
+    HopscotchMap::with_capacity_and_hasher(4, FixedState::default())
+}
+
+/// More threads than this machine's 2 cores, so the OS preempts them in
+/// the middle of operations too.
+fn threads() -> usize {
+    4
+}
+
+/// A shuttle-sized scenario (up to 4 threads of 8 operations on 3 keys).
+#[derive(Clone, Debug)]
+struct Sized(Scenario);
+
+impl Arbitrary for Sized {
+    fn arbitrary(g: &mut Gen) -> Self {
+        Sized(Scenario::generate(g, &ScenarioConfig::shuttle()))
+    }
+    fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
+        Box::new(self.0.shrink().map(Sized))
+    }
+}
+
+/// Runs one scenario on real threads and checks its history.
+fn scenario_is_linearizable<M: MapUnderTest>(map: M, scenario: Sized) -> TestResult {
+    let ops = scenario.0.run_threads(&map, |m, op| exec(m, op));
+    match lincheck::check(&ops)
+        .expect("a recorded history is well formed")
+        .verdict
+    {
+        Verdict::Linearizable => TestResult::passed(),
+        Verdict::NotLinearizable(cx) => {
+            TestResult::error(format!("not linearizable:\n{}", cx.timeline()))
+        }
+        Verdict::Undecided { keys, limit } => {
+            TestResult::error(format!("undecided ({limit:?}) on keys {keys:?}"))
+        }
+    }
+}
+
+/// 300 generated scenarios; quickcheck shrinks a failing one.
+fn quickcheck_scenarios(property: fn(Sized) -> TestResult) {
+    QuickCheck::new().tests(300).quickcheck(property);
+}
+
+/// Every thread runs 20,000 random operations of every kind on 6 hot keys;
+/// the whole history is checked.
+fn a_long_history_on_hot_keys_is_linearizable<M: MapUnderTest>(map: M) {
+    let history = History::new();
+    let n = threads();
+    std::thread::scope(|s| {
+        for t in 0..n {
+            let mut rec = history.recorder(t as u64);
+            let map = &map;
+            s.spawn(move || {
+                let mut g = Gen::new(64);
+                for _ in 0..20_000 {
+                    let op = arbitrary_op(&mut g, 6, 1_000, OpMix::All);
+                    rec.record(op, || exec(map, &op));
+                }
+            });
+        }
+    });
+    let ops = history.operations();
+    let started = Instant::now();
+    let report = lincheck::check(&ops).expect("a recorded history is well formed");
+    eprintln!(
+        "{} operations by {n} threads checked in {:.3} s: {:?}",
+        ops.len(),
+        started.elapsed().as_secs_f64(),
+        report.stats
+    );
+    match report.verdict {
+        Verdict::Linearizable => {}
+        Verdict::NotLinearizable(cx) => panic!("not linearizable:\n{}", cx.timeline()),
+        Verdict::Undecided { keys, limit } => panic!("undecided ({limit:?}) on keys {keys:?}"),
+    }
+}
+
+mod hash_map {
+    use super::*;
+
+    #[test]
+    fn generated_scenarios_on_real_threads_are_linearizable() {
+        fn property(scenario: Sized) -> TestResult {
+            scenario_is_linearizable(crowded_chains(), scenario)
+        }
+        quickcheck_scenarios(property);
+    }
+
+    #[test]
+    fn a_long_history_on_hot_keys_is_linearizable() {
+        super::a_long_history_on_hot_keys_is_linearizable(crowded_chains());
+    }
+}
+
+mod hopscotch_map {
+    use super::*;
+
+    #[test]
+    fn generated_scenarios_on_real_threads_are_linearizable() {
+        fn property(scenario: Sized) -> TestResult {
+            scenario_is_linearizable(crowded_hopscotch(), scenario)
+        }
+        quickcheck_scenarios(property);
+    }
+
+    #[test]
+    fn a_long_history_on_hot_keys_is_linearizable() {
+        super::a_long_history_on_hot_keys_is_linearizable(crowded_hopscotch());
+    }
+}

@@ -1,0 +1,229 @@
+//! Iteration: one home at a time, by a cursor that survives resizes.
+//!
+//! # Guarantee
+//!
+//! An iterator yields every key that is present for the whole iteration
+//! exactly once, never yields a key twice, and yields each key with a value
+//! it held at some moment of the iteration. A key inserted or removed during
+//! the iteration may or may not be yielded. This holds across any number of
+//! resizes during the iteration.
+//!
+//! # How
+//!
+//! Homes are visited in the order of their *bit-reversed* index. A key's
+//! place in that order, the bit-reversal of its hash, does not depend on the
+//! table size: the keys of home `h` in a table of `2^b` slots are exactly
+//! those whose reversed hash starts with the `b` bits of `h` reversed, a
+//! contiguous range. The cursor is a position in that order. Each step reads
+//! the root table (finishing any resize under way first, so no key is in
+//! two tables), collects the home containing the cursor in one consistent
+//! scan (`Table::collect`: its home word unchanged across the scan), keeps
+//! the keys at or after the cursor, and moves the cursor to the end of the
+//! home's range. Positions only grow, so no key is yielded twice; a key
+//! present throughout is in the home that covers its position when the
+//! cursor passes it, and that home's scan sees it.
+
+use super::HopscotchMap;
+use crate::reclaim;
+use alloc::vec::Vec;
+
+/// A position in the bit-reversed hash order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cursor {
+    position: u64,
+    done: bool,
+}
+
+impl Cursor {
+    pub(crate) fn start() -> Self {
+        Self {
+            position: 0,
+            done: false,
+        }
+    }
+
+    pub(crate) fn done(&self) -> bool {
+        self.done
+    }
+
+    /// The home of a table of `size` slots that covers the position.
+    pub(crate) fn home(&self, size: usize) -> usize {
+        let bits = size.trailing_zeros();
+        if bits == 0 {
+            return 0;
+        }
+        let rank = self.position >> (64 - bits);
+        (rank.reverse_bits() >> (64 - bits)) as usize
+    }
+
+    /// Whether a key of hash `hash` is at or after the position.
+    pub(crate) fn covers(&self, hash: u64) -> bool {
+        hash.reverse_bits() >= self.position
+    }
+
+    /// Moves past the home that covers the position in a table of `size`.
+    pub(crate) fn advance(&mut self, size: usize) {
+        let bits = size.trailing_zeros();
+        if bits == 0 {
+            self.done = true;
+            return;
+        }
+        let rank = (self.position >> (64 - bits)) + 1;
+        if rank == 1u64 << bits {
+            self.done = true;
+        } else {
+            self.position = rank << (64 - bits);
+        }
+    }
+}
+
+/// An iterator over `(K, V)` clones of a [`HopscotchMap`]'s entries; see
+/// [`HopscotchMap::iter`].
+pub struct HopscotchIter<'a, K: 'static, V: 'static, S, const H: usize = 32> {
+    map: &'a HopscotchMap<K, V, S, H>,
+    cursor: Cursor,
+    /// The entries of the last home read.
+    batch: Vec<(K, V)>,
+}
+
+/// An iterator over the keys of a [`HopscotchMap`]; see
+/// [`HopscotchMap::keys`].
+pub struct HopscotchKeys<'a, K: 'static, V: 'static, S, const H: usize = 32> {
+    iter: HopscotchIter<'a, K, V, S, H>,
+}
+
+/// An iterator over the values of a [`HopscotchMap`]; see
+/// [`HopscotchMap::values`].
+pub struct HopscotchValues<'a, K: 'static, V: 'static, S, const H: usize = 32> {
+    iter: HopscotchIter<'a, K, V, S, H>,
+}
+
+/// An owning iterator over the entries of a [`HopscotchMap`].
+pub struct HopscotchIntoIter<K, V> {
+    entries: alloc::vec::IntoIter<(K, V)>,
+}
+
+impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
+    /// An iterator over `(K, V)` clones of the entries, home by home.
+    ///
+    /// Not a snapshot: it yields every key present for the whole iteration
+    /// exactly once, never a key twice, each with a value it held during the
+    /// iteration; keys inserted or removed meanwhile may or may not appear.
+    /// This holds while the map grows or shrinks: a step that meets a resize
+    /// finishes it first (so iterating may copy part of the table). It holds
+    /// a guard only while it reads one home.
+    pub fn iter(&self) -> HopscotchIter<'_, K, V, S, H> {
+        HopscotchIter {
+            map: self,
+            cursor: Cursor::start(),
+            batch: Vec::new(),
+        }
+    }
+
+    /// An iterator over key clones, with the guarantee of [`iter`](Self::iter).
+    pub fn keys(&self) -> HopscotchKeys<'_, K, V, S, H> {
+        HopscotchKeys { iter: self.iter() }
+    }
+
+    /// An iterator over value clones, with the guarantee of
+    /// [`iter`](Self::iter).
+    pub fn values(&self) -> HopscotchValues<'_, K, V, S, H> {
+        HopscotchValues { iter: self.iter() }
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static, S, const H: usize> Iterator
+    for HopscotchIter<'_, K, V, S, H>
+{
+    type Item = (K, V);
+
+    fn next(&mut self) -> Option<(K, V)> {
+        loop {
+            if let Some(entry) = self.batch.pop() {
+                return Some(entry);
+            }
+            if self.cursor.done() {
+                return None;
+            }
+            let guard = reclaim::pin();
+            let table = self.map.stable_root(&guard);
+            let size = table.size();
+            let mut entries = Vec::new();
+            if table
+                .collect(self.cursor.home(size), &guard, &mut entries)
+                .is_err()
+            {
+                // A resize froze the home meanwhile: the next round
+                // finishes it and reads the new table.
+                continue;
+            }
+            for entry in entries {
+                if self.cursor.covers(entry.hash()) {
+                    self.batch
+                        .push((entry.key().clone(), entry.value().clone()));
+                }
+            }
+            self.cursor.advance(size);
+        }
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static, S, const H: usize> Iterator
+    for HopscotchKeys<'_, K, V, S, H>
+{
+    type Item = K;
+
+    fn next(&mut self) -> Option<K> {
+        self.iter.next().map(|(key, _)| key)
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static, S, const H: usize> Iterator
+    for HopscotchValues<'_, K, V, S, H>
+{
+    type Item = V;
+
+    fn next(&mut self) -> Option<V> {
+        self.iter.next().map(|(_, value)| value)
+    }
+}
+
+impl<'a, K: Clone + 'static, V: Clone + 'static, S, const H: usize> IntoIterator
+    for &'a HopscotchMap<K, V, S, H>
+{
+    type Item = (K, V);
+    type IntoIter = HopscotchIter<'a, K, V, S, H>;
+
+    fn into_iter(self) -> HopscotchIter<'a, K, V, S, H> {
+        self.iter()
+    }
+}
+
+impl<K: 'static, V: 'static, S, const H: usize> IntoIterator for HopscotchMap<K, V, S, H> {
+    type Item = (K, V);
+    type IntoIter = HopscotchIntoIter<K, V>;
+
+    /// Moves the entries out (no clones): the map is owned, so no other
+    /// thread can see it.
+    fn into_iter(mut self) -> HopscotchIntoIter<K, V> {
+        let mut entries = Vec::with_capacity(self.len());
+        self.drain(|entry| entries.push(entry));
+        HopscotchIntoIter {
+            entries: entries.into_iter(),
+        }
+    }
+}
+
+impl<K, V> Iterator for HopscotchIntoIter<K, V> {
+    type Item = (K, V);
+
+    fn next(&mut self) -> Option<(K, V)> {
+        self.entries.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl<K, V> ExactSizeIterator for HopscotchIntoIter<K, V> {}

@@ -1,0 +1,1202 @@
+//! The hopscotch map: open addressing with neighbourhoods of `H` slots, a
+//! hop bitmap and a relocation counter per home bucket, lock-free
+//! displacement, an overflow list per home for keys whose neighbourhood is
+//! full while the table is sparse, and lock-free, cooperative resizing.
+//!
+//! The protocol lives beside this file: `entry.rs` (what a slot points at),
+//! `table.rs` (neighbourhoods, home words, displacement), `overflow.rs` (the
+//! per-home lists), `resize.rs` (migration), `iter.rs` (iteration). This
+//! file is the public API: it finds the table an operation works in and
+//! composes the table's steps. docs/hopscotch.md tells the whole story.
+//!
+//! # Invariants
+//!
+//! * The map links one table, its *root*; while a resize runs, the root's
+//!   `next` links the table it migrates into. Only the root starts a resize,
+//!   so at most two tables are live.
+//! * A writer works in the root unless a migration is under way; then it
+//!   first copies its key's chunk (and helps with others) and works in the
+//!   new table. So an operation on a key in the new table always follows the
+//!   copy of the key's old entry.
+//! * The length stripes sum to (live keys) + (inserts counted early) −
+//!   (removes counted early): each successful insert of a new key adds one
+//!   just after its commit, each removal subtracts one just after its
+//!   linearization point. A migration moves entries without counting.
+
+mod entry;
+mod iter;
+mod overflow;
+mod resize;
+mod table;
+
+pub use iter::{HopscotchIntoIter, HopscotchIter, HopscotchKeys, HopscotchValues};
+
+use crate::reclaim::{self, Guard, Link, Shared};
+use crate::sync::{self, AtomicIsize, Ordering};
+use crate::{CapacityError, DefaultHashBuilder};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::borrow::Borrow;
+use core::fmt;
+use core::hash::{BuildHasher, Hash};
+use entry::{Entry, DELETED, PENDING};
+use table::{Found, Lookup, Place, Reserve, Search, Table, BITMAP, MAX_NEIGHBOURHOOD, OVERFLOW};
+
+/// Slots of a map made by [`HopscotchMap::new`], and the least a map made by
+/// `with_capacity` is given: 64 (about 1.5 KiB of table). A map never
+/// shrinks below the capacity it was made with.
+pub const DEFAULT_CAPACITY: usize = 64;
+
+/// The most slots a map may ask for (2^(pointer width − 4)).
+pub const MAX_CAPACITY: usize = 1 << (usize::BITS - 4);
+
+/// Stripes of the length counter, indexed by hash bits.
+#[cfg(not(kovan_map_loom))]
+const STRIPES: usize = 16;
+#[cfg(kovan_map_loom)]
+const STRIPES: usize = 2;
+
+/// A counter stripe on its own cache line.
+#[repr(align(128))]
+struct Stripe(AtomicIsize);
+
+/// A lock-free concurrent hash map with hopscotch hashing that grows and
+/// shrinks.
+///
+/// Every key lives within `H` slots of its home bucket (its
+/// *neighbourhood*; `H` = 32 by default, 1 to 32), found through the home's
+/// hop bitmap, so a lookup reads one home word and, usually, one or two
+/// slots. An insert whose free slot is too far away moves other entries
+/// closer (displacement) without a lock; a reader racing a displacement
+/// rescans when the home's relocation counter moved. The table doubles when
+/// it is more than 3/4 full (or a neighbourhood cannot take a key while it
+/// is at least half full) and halves when it is less than 1/4 full, never
+/// below the capacity it was made with; the copy is shared among the
+/// threads that meet it, a chunk at a time. Keys whose neighbourhood is full
+/// of keys of the same home go to a per-home overflow list, so many keys
+/// with one hash cost memory linear in their number.
+///
+/// Every operation takes `&self`: share the map with `Arc` or a scoped
+/// thread. No operation takes a lock or waits for another thread; every
+/// single-key operation is linearizable, including while the table is being
+/// resized, and each documents the atomic step at which it takes effect.
+/// Values are returned as clones (`V: Clone`); [`get_ref`](Self::get_ref)
+/// borrows instead, under a [`Guard`].
+///
+/// # Examples
+///
+/// ```
+/// use kovan_map::HopscotchMap;
+/// use std::sync::Arc;
+/// use std::thread;
+///
+/// let map = Arc::new(HopscotchMap::new());
+/// let start = map.capacity();
+/// let handles: Vec<_> = (0..4u64)
+///     .map(|t| {
+///         let map = Arc::clone(&map);
+///         thread::spawn(move || {
+///             for i in 0..1000 {
+///                 map.insert(t * 1000 + i, i * 2);
+///             }
+///         })
+///     })
+///     .collect();
+/// for handle in handles {
+///     handle.join().unwrap();
+/// }
+/// assert_eq!(map.len(), 4000);
+/// assert!(map.capacity() > start); // it grew
+/// assert_eq!(map.get(&3005), Some(10));
+/// assert_eq!(map.remove(&3005), Some(10));
+/// assert_eq!(map.get(&3005), None);
+/// ```
+///
+/// A map of values that are not `Send` cannot cross threads:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<kovan_map::HopscotchMap<u64, std::rc::Rc<u64>>>();
+/// ```
+pub struct HopscotchMap<K: 'static, V: 'static, S = DefaultHashBuilder, const H: usize = 32> {
+    root: Link<Table<K, V>>,
+    /// The capacity the map was made with: it never shrinks below it.
+    minimum: usize,
+    len: Box<[Stripe]>,
+    hasher: S,
+}
+
+// SAFETY: the map owns its keys and values; moving it moves them.
+unsafe impl<K: Send, V: Send, S: Send, const H: usize> Send for HopscotchMap<K, V, S, H> {}
+// SAFETY: through `&HopscotchMap` a thread reads `&K`/`&V` (needs `Sync`),
+// clones values, and inserts or removes entries that another thread may drop
+// (needs `Send`).
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync, const H: usize> Sync
+    for HopscotchMap<K, V, S, H>
+{
+}
+
+impl<K: 'static, V: 'static> HopscotchMap<K, V, DefaultHashBuilder> {
+    /// An empty map of [`DEFAULT_CAPACITY`] slots with a hasher seeded for
+    /// this map alone.
+    pub fn new() -> Self {
+        Self::with_hasher(DefaultHashBuilder::default())
+    }
+
+    /// An empty map of at least `slots` slots (rounded up to a power of
+    /// two, at least one). It never shrinks below that.
+    ///
+    /// # Panics
+    ///
+    /// If `slots` exceeds [`MAX_CAPACITY`] or the table cannot be allocated;
+    /// [`try_with_capacity`](Self::try_with_capacity) returns the error
+    /// instead.
+    pub fn with_capacity(slots: usize) -> Self {
+        Self::with_capacity_and_hasher(slots, DefaultHashBuilder::default())
+    }
+
+    /// As [`with_capacity`](Self::with_capacity), returning a
+    /// [`CapacityError`] instead of panicking.
+    pub fn try_with_capacity(slots: usize) -> Result<Self, CapacityError> {
+        Self::try_with_capacity_and_hasher(slots, DefaultHashBuilder::default())
+    }
+}
+
+impl<K: 'static, V: 'static, S: Default, const H: usize> Default for HopscotchMap<K, V, S, H> {
+    fn default() -> Self {
+        Self::with_hasher(S::default())
+    }
+}
+
+impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
+    /// An empty map of [`DEFAULT_CAPACITY`] slots with the given hasher.
+    pub fn with_hasher(hasher: S) -> Self {
+        Self::with_capacity_and_hasher(DEFAULT_CAPACITY, hasher)
+    }
+
+    /// An empty map of at least `slots` slots and the given hasher.
+    ///
+    /// # Panics
+    ///
+    /// If `slots` exceeds [`MAX_CAPACITY`] or the table cannot be allocated.
+    pub fn with_capacity_and_hasher(slots: usize, hasher: S) -> Self {
+        match Self::try_with_capacity_and_hasher(slots, hasher) {
+            Ok(map) => map,
+            Err(error) => panic!("kovan_map::HopscotchMap::with_capacity: {error}"),
+        }
+    }
+
+    /// As [`with_capacity_and_hasher`](Self::with_capacity_and_hasher),
+    /// returning a [`CapacityError`] instead of panicking.
+    pub fn try_with_capacity_and_hasher(slots: usize, hasher: S) -> Result<Self, CapacityError> {
+        const {
+            assert!(
+                H >= 1 && H <= MAX_NEIGHBOURHOOD,
+                "HopscotchMap: the neighbourhood H must be 1 to 32 slots"
+            );
+        }
+        if slots > MAX_CAPACITY {
+            return Err(CapacityError::TooLarge {
+                requested: slots,
+                max: MAX_CAPACITY,
+            });
+        }
+        let n = slots.max(1).next_power_of_two();
+        let table = Table::allocate(n, H).map_err(|_| CapacityError::AllocFailed { buckets: n })?;
+        let mut len = Vec::new();
+        len.resize_with(STRIPES, || Stripe(AtomicIsize::new(0)));
+        Ok(Self {
+            root: Link::new(table),
+            minimum: n,
+            len: len.into_boxed_slice(),
+            hasher,
+        })
+    }
+
+    /// The number of slots of the current table. It changes as the map
+    /// grows and shrinks (while a resize runs, the table being copied).
+    pub fn capacity(&self) -> usize {
+        let guard = reclaim::pin();
+        self.root_table(&guard).size()
+    }
+
+    /// The number of entries.
+    ///
+    /// Exact whenever no write is in flight, resizes included (a migration
+    /// moves entries without counting them). While writes run it is the sum
+    /// of counters each write updates just after its linearization point,
+    /// so it may lag behind by the writes in flight; it is never negative.
+    pub fn len(&self) -> usize {
+        let sum: isize = self
+            .len
+            .iter()
+            .map(|stripe| stripe.0.load(Ordering::Relaxed))
+            .fold(0isize, isize::wrapping_add);
+        sum.max(0) as usize
+    }
+
+    /// Whether [`len`](Self::len) is zero.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The map's hasher.
+    pub fn hasher(&self) -> &S {
+        &self.hasher
+    }
+
+    /// Enters a critical section for [`get_ref`](Self::get_ref). References
+    /// read under the guard stay valid until it is dropped; hold it briefly,
+    /// as memory retired meanwhile is not reclaimed while it lives.
+    pub fn pin(&self) -> Guard {
+        reclaim::pin()
+    }
+
+    fn count(&self, hash: u64, delta: isize) {
+        let stripe = (hash >> 56) as usize % STRIPES;
+        // ORDERING: Relaxed: the counter orders nothing; `len` is exact only
+        // once the writes are complete and visible (joined).
+        self.len[stripe].0.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// The root table's word.
+    fn root_word<'g>(&self, guard: &'g Guard) -> Shared<'g, Table<K, V>> {
+        // ORDERING: Acquire pairs with the CAS that made it the root (a
+        // finished migration's, whose copies it carries) or with the map's
+        // construction (`&self` was shared after it).
+        self.root.load(Ordering::Acquire, guard)
+    }
+
+    fn root_table<'g>(&self, guard: &'g Guard) -> &'g Table<K, V> {
+        // SAFETY: the root is never null while the map is shared, and was
+        // loaded under `guard` while linked.
+        unsafe { self.root_word(guard).deref() }
+    }
+}
+
+/// A key and value an insert carries across its attempts, allocated into an
+/// entry the first time an attempt needs one, so that a retry neither
+/// reallocates nor needs `K: Clone`.
+struct Pending<K: 'static, V: 'static> {
+    state: PendingState<K, V>,
+}
+
+enum PendingState<K, V> {
+    Parts { key: K, value: Option<V> },
+    Built(*mut Entry<K, V>),
+    Gone,
+}
+
+impl<K: 'static, V: 'static> Pending<K, V> {
+    fn new(key: K, value: Option<V>) -> Self {
+        Self {
+            state: PendingState::Parts { key, value },
+        }
+    }
+
+    fn key(&self) -> &K {
+        match &self.state {
+            PendingState::Parts { key, .. } => key,
+            // SAFETY: a built entry is owned by this call until committed,
+            // and nobody dereferences an uncommitted reservation.
+            PendingState::Built(entry) => unsafe { (**entry).key() },
+            PendingState::Gone => unreachable!("pending entry used after publication"),
+        }
+    }
+
+    fn has_value(&self) -> bool {
+        !matches!(&self.state, PendingState::Parts { value: None, .. })
+    }
+
+    /// Replaces the value (a `compute` retry computed a new one).
+    fn set_value(&mut self, new: V) {
+        let state = core::mem::replace(&mut self.state, PendingState::Gone);
+        let key = match state {
+            PendingState::Parts { key, .. } => key,
+            // SAFETY: never committed, and no longer in any slot (a
+            // reservation is withdrawn before its attempt gives up), so this
+            // call owns it; other threads only ever compared its address.
+            PendingState::Built(entry) => unsafe { reclaim::take(entry) }.into_parts().0,
+            PendingState::Gone => unreachable!("pending entry used after publication"),
+        };
+        self.state = PendingState::Parts {
+            key,
+            value: Some(new),
+        };
+    }
+
+    /// The entry, allocated on first use.
+    fn entry(&mut self, hash: u64) -> *mut Entry<K, V> {
+        let state = core::mem::replace(&mut self.state, PendingState::Gone);
+        let entry = match state {
+            PendingState::Parts {
+                key,
+                value: Some(value),
+            } => reclaim::alloc(Entry::new(hash, key, value)),
+            PendingState::Built(entry) => entry,
+            PendingState::Parts { value: None, .. } | PendingState::Gone => {
+                unreachable!("pending entry built without a value")
+            }
+        };
+        self.state = PendingState::Built(entry);
+        entry
+    }
+
+    /// The entry was committed: it belongs to the map now.
+    fn published(&mut self) {
+        self.state = PendingState::Gone;
+    }
+}
+
+impl<K: 'static, V: 'static> Drop for Pending<K, V> {
+    fn drop(&mut self) {
+        if let PendingState::Built(entry) = self.state {
+            // SAFETY: never committed and in no slot; see `set_value`.
+            unsafe { reclaim::destroy(entry) };
+        }
+    }
+}
+
+/// How a conditional insert ended.
+enum Claim<R, V> {
+    Inserted(R),
+    Present(V),
+}
+
+// Reads retire nothing, so they need no `Send`: a map of `!Send` values
+// can still be read on the thread that owns it.
+impl<K, V, S, const H: usize> HopscotchMap<K, V, S, H>
+where
+    K: Hash + Eq + 'static,
+    V: 'static,
+    S: BuildHasher,
+{
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Borrows the value of `key` under `guard`, without cloning it.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`get`](Self::get).
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::with_capacity(16);
+    /// map.insert("big", vec![0u8; 1024]);
+    /// let guard = map.pin();
+    /// assert_eq!(map.get_ref("big", &guard).map(Vec::len), Some(1024));
+    /// ```
+    pub fn get_ref<'g, Q>(&'g self, key: &Q, guard: &'g Guard) -> Option<&'g V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let mut word = self.root_word(guard);
+        loop {
+            // SAFETY: as in `writable`.
+            let table = unsafe { word.deref() };
+            match table.lookup(hash, key, guard) {
+                Lookup::Found(entry) => return Some(entry.value()),
+                Lookup::Absent => return None,
+                Lookup::Next => {
+                    // ORDERING: Acquire, as in `writable`.
+                    let next = table.next.load(Ordering::Acquire, guard);
+                    let now = self.root_word(guard);
+                    word = if now == word { next } else { now };
+                }
+            }
+            sync::hint();
+        }
+    }
+
+    /// The value of `key`, cloned.
+    ///
+    /// # Linearizability
+    ///
+    /// Present: at the load of the slot (or overflow node) that returns the
+    /// key's entry untagged, frozen but not yet copied, or held by a move
+    /// (`LINEARIZATION(get)` in `table.rs` and `overflow.rs`); the value is
+    /// that entry's, and values never change inside an entry. Absent: at the
+    /// load that found the key's last entry gone, which the second read of
+    /// the home word (unchanged, so no key of the home was added or moved
+    /// meanwhile) confirms. During a migration a frozen home is read in the
+    /// old table and, failing that, in the new one; there, the same points
+    /// apply.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let guard = reclaim::pin();
+        self.get_ref(key, &guard).cloned()
+    }
+
+    /// Whether `key` is present.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`get`](Self::get).
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let guard = reclaim::pin();
+        self.get_ref(key, &guard).is_some()
+    }
+}
+
+// Writes retire entries, and kovan may drop a retired entry on any thread.
+impl<K, V, S, const H: usize> HopscotchMap<K, V, S, H>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
+    /// The table a writer of `hash` works in: the root, or, while the root
+    /// migrates, the new table once the chunk of `hash`'s home is copied
+    /// (this thread copies it, and helps with others, if need be).
+    fn writable<'g>(&'g self, hash: u64, guard: &'g Guard) -> &'g Table<K, V> {
+        let mut word = self.root_word(guard);
+        loop {
+            // SAFETY: the root, or its successor loaded while it was the
+            // root, loaded under `guard`.
+            let table = unsafe { word.deref() };
+            // ORDERING: Acquire pairs with the CAS that published the
+            // successor (its empty arrays).
+            let next = table.next.load(Ordering::Acquire, guard);
+            if next.is_null() {
+                return table;
+            }
+            // Only the root migrates, and its successor is retired only after
+            // it became the root and was migrated in turn: if `table` is still
+            // the root now, `next` was reachable when it was read.
+            let now = self.root_word(guard);
+            if now != word {
+                word = now;
+                continue;
+            }
+            let home = table.home_of(hash);
+            resize::help(
+                &self.root,
+                word,
+                next,
+                Some(home),
+                resize::HELP_CHUNKS,
+                guard,
+            );
+            let now = self.root_word(guard);
+            // Still the root after `next` was read: `next` was reachable then.
+            word = if now == word { next } else { now };
+        }
+    }
+
+    /// Inserts `value` under `key`, returning the value it replaced.
+    ///
+    /// # Linearizability
+    ///
+    /// A present key: the CAS that replaces its entry in its slot
+    /// (`LINEARIZATION(insert)` in `replace`). A new key: the CAS that shows
+    /// its committed entry (the untag, by this thread or a helper, or the
+    /// migration's freeze of it), or the push of its overflow node. Its
+    /// commit (the home word CAS, just before) decides that no other insert
+    /// of the key can commit.
+    pub fn insert(&self, key: K, value: V) -> Option<V>
+    where
+        V: Clone,
+    {
+        let hash = self.hash(&key);
+        let mut pending = Pending::new(key, Some(value));
+        loop {
+            let guard = reclaim::pin();
+            let table = self.writable(hash, &guard);
+            match table.search(hash, pending.key(), &guard) {
+                Search::Migrating => {}
+                Search::Found(found) => {
+                    if let Some(old) = self.replace(&found, &mut pending, hash, &guard) {
+                        return Some(old.clone());
+                    }
+                }
+                Search::Absent(word) => {
+                    if self
+                        .insert_new(table, hash, word, &mut pending, &guard)
+                        .is_some()
+                    {
+                        return None;
+                    }
+                }
+            }
+            sync::hint();
+        }
+    }
+
+    /// Replaces `found`'s entry by the pending entry (built on first use).
+    /// The old value, or `None` if the slot changed since the search (the
+    /// caller searches again). The pending entry is marked published right
+    /// after the CAS, so nothing that runs later (a panic in user code
+    /// included) can free it.
+    fn replace<'g>(
+        &self,
+        found: &Found<'g, K, V>,
+        pending: &mut Pending<K, V>,
+        hash: u64,
+        guard: &'g Guard,
+    ) -> Option<&'g V> {
+        let new = Shared::from_owned(pending.entry(hash), guard);
+        let old = found.entry();
+        // ORDERING: AcqRel. Release publishes the new entry's payload to
+        // readers that acquire the slot; Acquire pairs with the CAS that put
+        // the old entry there.
+        // LINEARIZATION(insert): the replacement of a present key's entry
+        // (also of replace_if, compare_and_swap and compute when they
+        // replace).
+        if !found
+            .link
+            .cas(found.word, new, Ordering::AcqRel, Ordering::Relaxed, guard)
+        {
+            return None;
+        }
+        pending.published();
+        // SAFETY: this CAS took the old entry out of its only slot; it is
+        // retired once, here (readers that loaded it hold guards).
+        unsafe { reclaim::retire(found.word.ptr()) };
+        Some(old.value())
+    }
+
+    /// Tags `found`'s entry `DELETED` and releases its place. False if the
+    /// slot changed since the search.
+    fn delete<'g>(
+        &self,
+        table: &'g Table<K, V>,
+        found: &Found<'g, K, V>,
+        guard: &'g Guard,
+    ) -> bool {
+        // ORDERING: AcqRel. Release: a helper that acquires the tag and
+        // releases the slot publishes it onward; Acquire pairs with the CAS
+        // that put the entry there.
+        // LINEARIZATION(remove): the tag that marks the key's entry removed
+        // (also of remove_if, compare_and_remove, force_remove, compute
+        // returning None, and each removal of clear).
+        if !found.link.cas(
+            found.word,
+            found.word.with_tag(DELETED),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+            guard,
+        ) {
+            return false;
+        }
+        self.count(found.entry().hash(), -1);
+        match found.place {
+            Place::Slot { home, index } => table.release(home, index, found.word, guard),
+            Place::Overflow { home, node } => overflow::kill(table.overflow(home), node, guard),
+        }
+        self.maybe_shrink(guard);
+        true
+    }
+
+    /// Inserts the pending entry as a new key of `table`, whose home was
+    /// found without it at `word`. The entry, once committed; `None` if the
+    /// attempt must be retried (the key arrived, the table migrates, or room
+    /// had to be made first).
+    fn insert_new<'g>(
+        &'g self,
+        table: &'g Table<K, V>,
+        hash: u64,
+        word: u64,
+        pending: &mut Pending<K, V>,
+        guard: &'g Guard,
+    ) -> Option<Shared<'g, Entry<K, V>>> {
+        let h = table.home_of(hash);
+        let entry = Shared::from_owned(pending.entry(hash), guard);
+        // SAFETY: this thread allocated the entry under `guard`.
+        let key = unsafe { entry.deref() }.key();
+        if word & OVERFLOW != 0 {
+            let list = table.overflow(h);
+            let same_key = |found: &Entry<K, V>| found.matches(hash, key);
+            return match overflow::insert(list, same_key, entry, || true, guard) {
+                overflow::Insert::Inserted => {
+                    pending.published();
+                    self.inserted(hash, guard);
+                    Some(entry)
+                }
+                _ => None,
+            };
+        }
+        let hole = entry.with_tag(PENDING);
+        match table.reserve(h, hole, guard) {
+            Reserve::At(index) => {
+                let mut word = word;
+                loop {
+                    // The commit: one CAS of the home word, from the word the
+                    // key was found absent in. It fails if any key of the
+                    // home arrived, moved or left since.
+                    if table.commit(h, word, index) {
+                        pending.published();
+                        table.untag(index, hole, guard);
+                        self.inserted(hash, guard);
+                        return Some(entry);
+                    }
+                    match table.search(hash, key, guard) {
+                        Search::Absent(now) if now & OVERFLOW == 0 => word = now,
+                        _ => {
+                            table.withdraw(index, hole, guard);
+                            return None;
+                        }
+                    }
+                    sync::hint();
+                }
+            }
+            Reserve::Full => {
+                self.make_room(table, h, word, guard);
+                None
+            }
+            Reserve::Migrating => None,
+        }
+    }
+
+    /// Home `h` of `table` cannot take a key (its neighbourhood is full and
+    /// nothing can move away): grow the table if it is at least half full
+    /// and the neighbourhood is not all this home's own keys; otherwise put
+    /// the home in overflow mode.
+    fn make_room<'g>(&'g self, table: &'g Table<K, V>, h: usize, word: u64, guard: &'g Guard) {
+        let size = table.size();
+        let crowded = (word & BITMAP).count_ones() as usize >= table.neighbourhood();
+        if !crowded && self.len() * 2 >= size && self.grow(table, size * 2, guard) {
+            return;
+        }
+        table.set_overflow(h, word);
+    }
+
+    /// After an insert of a new key: grow once the load passes 3/4.
+    fn inserted(&self, hash: u64, guard: &Guard) {
+        self.count(hash, 1);
+        let table = self.root_table(guard);
+        let size = table.size();
+        let len = self.len();
+        if len * 4 > size * 3 {
+            let target = (len * 2).next_power_of_two().max(size * 2);
+            self.grow(table, target, guard);
+        }
+    }
+
+    /// After a removal: shrink once the load falls below 1/4, to the least
+    /// power of two holding the keys at load 1/2, not below the minimum.
+    fn maybe_shrink(&self, guard: &Guard) {
+        let table = self.root_table(guard);
+        let size = table.size();
+        let len = self.len();
+        if size > self.minimum && len * 4 < size {
+            let target = (len * 2).next_power_of_two().max(self.minimum);
+            self.grow(table, target, guard);
+        }
+    }
+
+    /// Starts a resize of `table` to `size` slots if it is still the root
+    /// and not migrating, and copies a few chunks. True if it started one.
+    fn grow(&self, table: &Table<K, V>, size: usize, guard: &Guard) -> bool {
+        if size > MAX_CAPACITY || size == table.size() {
+            return false;
+        }
+        let word = self.root_word(guard);
+        if !core::ptr::eq(word.ptr(), table) || !resize::start(word, size, H, guard) {
+            return false;
+        }
+        // ORDERING: Acquire pairs with our own publication (same thread).
+        let next = table.next.load(Ordering::Acquire, guard);
+        resize::help(&self.root, word, next, None, resize::START_CHUNKS, guard);
+        true
+    }
+
+    /// Inserts `value` unless `key` is present. `None` if it inserted;
+    /// otherwise the present value, and the map is unchanged.
+    ///
+    /// # Linearizability
+    ///
+    /// Inserted: as a new key in [`insert`](Self::insert). Present: the
+    /// search's load that found the key's entry live.
+    pub fn insert_if_absent(&self, key: K, value: V) -> Option<V>
+    where
+        V: Clone,
+    {
+        match self.claim(key, || value, |_| ()) {
+            Claim::Inserted(()) => None,
+            Claim::Present(present) => Some(present),
+        }
+    }
+
+    /// The present value of `key`, or `value` inserted and returned.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`insert_if_absent`](Self::insert_if_absent).
+    pub fn get_or_insert(&self, key: K, value: V) -> V
+    where
+        V: Clone,
+    {
+        match self.claim(key, || value, V::clone) {
+            Claim::Inserted(v) | Claim::Present(v) => v,
+        }
+    }
+
+    /// The present value of `key`, or `make()` inserted and returned. `make`
+    /// runs at most once, and only if the key was absent when looked up.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`insert_if_absent`](Self::insert_if_absent).
+    pub fn get_or_insert_with<F>(&self, key: K, make: F) -> V
+    where
+        F: FnOnce() -> V,
+        V: Clone,
+    {
+        match self.claim(key, make, V::clone) {
+            Claim::Inserted(v) | Claim::Present(v) => v,
+        }
+    }
+
+    fn claim<R>(
+        &self,
+        key: K,
+        make: impl FnOnce() -> V,
+        on_insert: impl FnOnce(&V) -> R,
+    ) -> Claim<R, V>
+    where
+        V: Clone,
+    {
+        let hash = self.hash(&key);
+        let mut pending = Pending::new(key, None);
+        let mut make = Some(make);
+        loop {
+            let guard = reclaim::pin();
+            let table = self.writable(hash, &guard);
+            match table.search(hash, pending.key(), &guard) {
+                Search::Migrating => {}
+                Search::Found(found) => return Claim::Present(found.entry().value().clone()),
+                Search::Absent(word) => {
+                    if !pending.has_value() {
+                        let make = make.take().expect("value made once");
+                        pending.set_value(make());
+                    }
+                    if let Some(entry) = self.insert_new(table, hash, word, &mut pending, &guard) {
+                        // SAFETY: committed by this thread under `guard`.
+                        return Claim::Inserted(on_insert(unsafe { entry.deref() }.value()));
+                    }
+                }
+            }
+            sync::hint();
+        }
+    }
+
+    /// Removes `key`, returning its value.
+    ///
+    /// # Linearizability
+    ///
+    /// Present: the CAS that tags its entry `DELETED` in its slot or
+    /// overflow node (`LINEARIZATION(remove)`); a `get` that loads that word
+    /// afterwards passes it by. Absent: as an absent [`get`](Self::get).
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        self.remove_if(key, |_| true)
+    }
+
+    /// Removes `key`, returning its value: the same as
+    /// [`remove`](Self::remove), kept for parity with kovan-map 0.2.0. A key
+    /// has at most one committed entry, so one removal removes it.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`remove`](Self::remove).
+    pub fn force_remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        self.remove(key)
+    }
+
+    /// Removes `key` if `pred` holds for its value, returning the value.
+    /// `None` if the key is absent or `pred` refused.
+    ///
+    /// `pred` may run more than once, each time on the value present at that
+    /// moment (a concurrent write of the key makes the removal retry); it
+    /// must not use this map. No lock is held while it runs.
+    ///
+    /// # Linearizability
+    ///
+    /// Removed: the `DELETED` tag (`LINEARIZATION(remove)`), on the entry
+    /// whose value `pred` accepted. Refused: the search's load that found
+    /// the entry live, whose value `pred` refused. Absent: as `remove`.
+    pub fn remove_if<Q, F>(&self, key: &Q, mut pred: F) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        F: FnMut(&V) -> bool,
+        V: Clone,
+    {
+        let hash = self.hash(key);
+        loop {
+            let guard = reclaim::pin();
+            let table = self.writable(hash, &guard);
+            match table.search(hash, key, &guard) {
+                Search::Migrating => {}
+                Search::Absent(_) => return None,
+                Search::Found(found) => {
+                    let value = found.entry().value();
+                    if !pred(value) {
+                        return None;
+                    }
+                    if self.delete(table, &found, &guard) {
+                        return Some(value.clone());
+                    }
+                }
+            }
+            sync::hint();
+        }
+    }
+
+    /// Removes the present entry of `key`, if any, without cloning it.
+    fn delete_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        loop {
+            let guard = reclaim::pin();
+            let table = self.writable(hash, &guard);
+            match table.search(hash, key, &guard) {
+                Search::Migrating => {}
+                Search::Absent(_) => return false,
+                Search::Found(found) => {
+                    if self.delete(table, &found, &guard) {
+                        return true;
+                    }
+                }
+            }
+            sync::hint();
+        }
+    }
+
+    /// Removes `key` if its value equals `expected`, returning the value.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`remove_if`](Self::remove_if).
+    pub fn compare_and_remove<Q>(&self, key: &Q, expected: &V) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: PartialEq + Clone,
+    {
+        self.remove_if(key, |present| present == expected)
+    }
+
+    /// Replaces the value of a present `key` with `value` if `pred` holds for
+    /// the present value. `Ok(old)` if it replaced; `Err(Some(current))` if
+    /// `pred` refused `current`; `Err(None)` if the key is absent (nothing is
+    /// inserted). `pred` may run more than once, as in
+    /// [`remove_if`](Self::remove_if).
+    ///
+    /// # Linearizability
+    ///
+    /// Replaced: the replacement CAS (`LINEARIZATION(insert)`), on the entry
+    /// whose value `pred` accepted. Refused or absent: as in `remove_if`.
+    pub fn replace_if<F>(&self, key: K, value: V, mut pred: F) -> Result<V, Option<V>>
+    where
+        F: FnMut(&V) -> bool,
+        V: Clone,
+    {
+        let hash = self.hash(&key);
+        let mut pending = Pending::new(key, Some(value));
+        loop {
+            let guard = reclaim::pin();
+            let table = self.writable(hash, &guard);
+            match table.search(hash, pending.key(), &guard) {
+                Search::Migrating => {}
+                Search::Absent(_) => return Err(None),
+                Search::Found(found) => {
+                    let present = found.entry().value();
+                    if !pred(present) {
+                        return Err(Some(present.clone()));
+                    }
+                    if let Some(old) = self.replace(&found, &mut pending, hash, &guard) {
+                        return Ok(old.clone());
+                    }
+                }
+            }
+            sync::hint();
+        }
+    }
+
+    /// Replaces the value of a present `key` with `value` if the present
+    /// value equals `expected`; answers as [`replace_if`](Self::replace_if).
+    ///
+    /// # Linearizability
+    ///
+    /// As [`replace_if`](Self::replace_if).
+    pub fn compare_and_swap(&self, key: K, expected: &V, value: V) -> Result<V, Option<V>>
+    where
+        V: PartialEq + Clone,
+    {
+        self.replace_if(key, value, |present| present == expected)
+    }
+
+    /// One atomic read-modify-write of `key`: `f` sees the present value
+    /// (`None` if absent) and answers the next one (`Some` to insert or
+    /// replace, `None` to remove or leave absent). Returns the value the key
+    /// holds after the call.
+    ///
+    /// `f` may run more than once: each attempt calls it on the value then
+    /// present, and an attempt whose CAS loses to a concurrent write of the
+    /// key (or of its home, for an insert) retries. It must not use this
+    /// map, and should be cheap and free of side effects. No lock is held
+    /// while it runs.
+    ///
+    /// # Linearizability
+    ///
+    /// At the step of the attempt that succeeds: the replacement CAS, the
+    /// `DELETED` tag, or the showing of a new key (as in
+    /// [`insert`](Self::insert)). An attempt that changes nothing (absent
+    /// and `f` answered `None`) takes effect as an absent `get`.
+    pub fn compute<F>(&self, key: K, mut f: F) -> Option<V>
+    where
+        F: FnMut(Option<&V>) -> Option<V>,
+        V: Clone,
+    {
+        let hash = self.hash(&key);
+        let mut pending = Pending::new(key, None);
+        loop {
+            let guard = reclaim::pin();
+            let table = self.writable(hash, &guard);
+            match table.search(hash, pending.key(), &guard) {
+                Search::Migrating => {}
+                Search::Found(found) => {
+                    let present = found.entry().value();
+                    match f(Some(present)) {
+                        None => {
+                            if self.delete(table, &found, &guard) {
+                                return None;
+                            }
+                        }
+                        Some(value) => {
+                            pending.set_value(value);
+                            let new = Shared::from_owned(pending.entry(hash), &guard);
+                            if self.replace(&found, &mut pending, hash, &guard).is_some() {
+                                // SAFETY: published by this thread under `guard`.
+                                return Some(unsafe { new.deref() }.value().clone());
+                            }
+                        }
+                    }
+                }
+                Search::Absent(word) => match f(None) {
+                    None => return None,
+                    Some(value) => {
+                        pending.set_value(value);
+                        if let Some(entry) =
+                            self.insert_new(table, hash, word, &mut pending, &guard)
+                        {
+                            // SAFETY: committed by this thread under `guard`.
+                            return Some(unsafe { entry.deref() }.value().clone());
+                        }
+                    }
+                },
+            }
+            sync::hint();
+        }
+    }
+
+    /// Removes every entry.
+    ///
+    /// Not atomic: it is a sequence of linearizable removals, home by home
+    /// (following resizes as [`iter`](Self::iter) does). Every key present
+    /// for the whole call is removed; a key inserted during the call may
+    /// survive it.
+    pub fn clear(&self) {
+        let mut cursor = iter::Cursor::start();
+        while !cursor.done() {
+            let guard = reclaim::pin();
+            let table = self.stable_root(&guard);
+            let h = cursor.home(table.size());
+            let mut entries = Vec::new();
+            if table.collect(h, &guard, &mut entries).is_err() {
+                continue; // frozen meanwhile: the next round finishes the resize
+            }
+            for entry in entries {
+                if cursor.covers(entry.hash()) {
+                    self.delete_key(entry.key());
+                }
+            }
+            cursor.advance(table.size());
+        }
+    }
+
+    /// Inserts every pair of `iter`, in order (as `insert`).
+    pub fn extend<I: IntoIterator<Item = (K, V)>>(&self, iter: I)
+    where
+        V: Clone,
+    {
+        for (key, value) in iter {
+            self.insert(key, value);
+        }
+    }
+}
+
+impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
+    /// The root table after finishing any migration under way.
+    pub(crate) fn stable_root<'g>(&'g self, guard: &'g Guard) -> &'g Table<K, V> {
+        loop {
+            let word = self.root_word(guard);
+            // SAFETY: loaded under `guard` while linked.
+            let table = unsafe { word.deref() };
+            // ORDERING: Acquire, as in `writable`.
+            let next = table.next.load(Ordering::Acquire, guard);
+            if next.is_null() {
+                return table;
+            }
+            // As in `writable`: `next` is reachable if `table` is still the
+            // root after it was read.
+            if self.root_word(guard) == word {
+                resize::complete(&self.root, word, next, guard);
+            }
+        }
+    }
+
+    /// Empties the map with exclusive access: each entry it owns is moved
+    /// into `sink`, removed entries still in place are dropped, the tables
+    /// are freed. Leaves the map without a table (only `Drop` and
+    /// `into_iter` call it, as their last use of the map).
+    pub(super) fn drain(&mut self, mut sink: impl FnMut((K, V))) {
+        let guard = reclaim::pin();
+        let root = self.root.load(Ordering::Relaxed, &guard);
+        if root.is_null() {
+            return;
+        }
+        self.root.store_private(Shared::null());
+        // SAFETY: `&mut self`: no other thread reaches the map.
+        let table = unsafe { root.deref() };
+        let next = table.next.load(Ordering::Relaxed, &guard);
+        // SAFETY: exclusive access; the two tables own disjoint entries (a
+        // copied entry is `COPIED` in the old one).
+        unsafe {
+            table.drain(&guard, &mut sink);
+            if !next.is_null() {
+                next.deref().drain(&guard, &mut sink);
+                reclaim::destroy(next.ptr());
+            }
+            reclaim::destroy(root.ptr());
+        }
+        for stripe in self.len.iter() {
+            stripe.0.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<K: 'static, V: 'static, S, const H: usize> Drop for HopscotchMap<K, V, S, H> {
+    fn drop(&mut self) {
+        // Moving the entries out and dropping them frees each exactly once.
+        self.drain(drop);
+    }
+}
+
+impl<K, V, S, const H: usize> fmt::Debug for HopscotchMap<K, V, S, H>
+where
+    K: Clone + fmt::Debug + 'static,
+    V: Clone + fmt::Debug + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K, V, S, const H: usize> Clone for HopscotchMap<K, V, S, H>
+where
+    K: Hash + Eq + Send + Clone + 'static,
+    V: Send + Clone + 'static,
+    S: BuildHasher + Clone,
+{
+    /// A map with the same minimum capacity, hasher and entries (as seen by
+    /// an iteration of `self`).
+    fn clone(&self) -> Self {
+        let copy = Self::with_capacity_and_hasher(self.minimum, self.hasher.clone());
+        for (key, value) in self.iter() {
+            copy.insert(key, value);
+        }
+        copy
+    }
+}
+
+impl<K, V, S, const H: usize> PartialEq for HopscotchMap<K, V, S, H>
+where
+    K: Hash + Eq + Send + Clone + 'static,
+    V: Send + Clone + PartialEq + 'static,
+    S: BuildHasher,
+{
+    /// Equal entries. Meaningful when neither map is written meanwhile.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(key, value)| other.get(&key).is_some_and(|v| v == value))
+    }
+}
+
+impl<K, V, S, const H: usize> Eq for HopscotchMap<K, V, S, H>
+where
+    K: Hash + Eq + Send + Clone + 'static,
+    V: Send + Clone + Eq + 'static,
+    S: BuildHasher,
+{
+}
+
+impl<K, V, S, const H: usize> Extend<(K, V)> for HopscotchMap<K, V, S, H>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + Clone + 'static,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        HopscotchMap::extend(&*self, iter);
+    }
+}
+
+impl<'a, K, V, S, const H: usize> Extend<(&'a K, &'a V)> for HopscotchMap<K, V, S, H>
+where
+    K: Hash + Eq + Send + Copy + 'static,
+    V: Send + Copy + 'static,
+    S: BuildHasher,
+{
+    fn extend<I: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: I) {
+        HopscotchMap::extend(&*self, iter.into_iter().map(|(k, v)| (*k, *v)));
+    }
+}
+
+impl<K, V, S, const H: usize> FromIterator<(K, V)> for HopscotchMap<K, V, S, H>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + Clone + 'static,
+    S: BuildHasher + Default,
+{
+    /// A map sized for the pairs' lower size-hint bound at load 1/2 (at
+    /// least [`DEFAULT_CAPACITY`] slots), holding every pair (later pairs
+    /// win).
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let iter = iter.into_iter();
+        let slots = iter
+            .size_hint()
+            .0
+            .saturating_mul(2)
+            .clamp(DEFAULT_CAPACITY, MAX_CAPACITY);
+        let map = Self::with_capacity_and_hasher(slots, S::default());
+        map.extend(iter);
+        map
+    }
+}

@@ -1,0 +1,430 @@
+//! Migration: growing and shrinking, cooperative and incremental, without a
+//! lock or a flag anyone waits on.
+//!
+//! A resize publishes the new table in the old one's `next` link (one CAS;
+//! only the map's current root may start one). From then on:
+//!
+//! * Every writer that finds its table migrating *helps*: it copies up to
+//!   [`HELP_CHUNKS`] chunks handed out by a counter, then the chunk of its own
+//!   key's home, and then works in the new table. Readers do not help: they
+//!   read the old table and follow frozen homes into the new one.
+//! * A chunk is copied home by home: the home word is frozen first (no
+//!   commit, displacement or release of that home succeeds after it), then
+//!   each slot its hop bits name is settled and frozen ([`FROZEN`]), its
+//!   entry copied into the new table by pointer, and the slot marked
+//!   [`COPIED`]; then the overflow list is sealed and copied the same way.
+//!   Every step is a CAS from a state it alone can leave, so any number of
+//!   helpers may copy the same chunk; each then sets the chunk's done flag.
+//!   A cursor that any thread may advance over done flags tells when all
+//!   are done (no thread waits on another's step).
+//! * When every chunk is done, one CAS moves the map's root to the new
+//!   table; the thread whose CAS did it retires the old table (and detaches
+//!   and retires its overflow nodes). A new resize can only start on the
+//!   root, so at most two tables are live.
+//!
+//! # Copying an entry exactly once
+//!
+//! An operation on a key works in the new table only after the chunk of the
+//! key's old home is done, hence after its entry is [`COPIED`]. A copier
+//! ([`copy`]) commits the entry in the new table only if, after its search of
+//! the new table found the key absent (at home word `w`), the old slot still
+//! holds the entry [`FROZEN`]: then nothing but copiers has touched the key
+//! in the new table, and the commit's CAS expecting `w` fails if another
+//! copier committed it first. So a slow copier can neither duplicate an
+//! entry nor bring back one that was copied and then removed.
+
+use super::entry::{Entry, COPIED, DELETED, DEST, FROZEN, HOLE, LIVE, MOVE, PENDING};
+use super::overflow::{self, Node};
+use super::table::{load_word, Reserve, Search, Table, FROZEN_HOME, OVERFLOW};
+use crate::reclaim::{self, Guard, Link, Shared};
+use crate::sync::{self, Ordering};
+
+/// Chunks a writer copies (besides its own key's) when it meets a migration.
+#[cfg(not(kovan_map_loom))]
+pub(crate) const HELP_CHUNKS: usize = 2;
+/// Chunks the thread that starts a migration copies at once.
+#[cfg(not(kovan_map_loom))]
+pub(crate) const START_CHUNKS: usize = 4;
+/// Under loom, one of each: a resize stays under way across operations, so
+/// the scenarios race operations against a migration in progress while the
+/// state space stays small.
+#[cfg(kovan_map_loom)]
+pub(crate) const HELP_CHUNKS: usize = 1;
+#[cfg(kovan_map_loom)]
+pub(crate) const START_CHUNKS: usize = 1;
+
+/// Starts migrating `table` (the map's root) into a new table of `size`
+/// slots. False if one is already under way or the table cannot be
+/// allocated.
+pub(crate) fn start<'g, K: 'static, V: 'static>(
+    table: Shared<'g, Table<K, V>>,
+    size: usize,
+    neighbourhood: usize,
+    guard: &'g Guard,
+) -> bool {
+    // SAFETY: loaded from the map's root under `guard`.
+    let old = unsafe { table.deref() };
+    // ORDERING: Acquire pairs with the CAS that published a successor.
+    if !old.next.load(Ordering::Acquire, guard).is_null() {
+        return false;
+    }
+    let Ok(new) = Table::allocate(size, neighbourhood) else {
+        return false;
+    };
+    // ORDERING: AcqRel. Release publishes the new table's empty arrays to
+    // helpers that acquire `next`; Acquire pairs with nothing else here.
+    if old.next.cas(
+        Shared::null(),
+        Shared::from_owned(new, guard),
+        Ordering::AcqRel,
+        Ordering::Relaxed,
+        guard,
+    ) {
+        true
+    } else {
+        // SAFETY: never published.
+        unsafe { reclaim::destroy(new) };
+        false
+    }
+}
+
+/// Helps the migration of `table` (loaded from the map's root) into `next`:
+/// copies up to `chunks` handed-out chunks, then the chunk of `home` if
+/// given, then one unfinished chunk if all are handed out, and finishes the
+/// migration if every chunk is done.
+pub(crate) fn help<'g, K: 'static, V: 'static>(
+    root: &'g Link<Table<K, V>>,
+    table: Shared<'g, Table<K, V>>,
+    next: Shared<'g, Table<K, V>>,
+    home: Option<usize>,
+    chunks: usize,
+    guard: &'g Guard,
+) {
+    // SAFETY: `table` was loaded from the root under `guard`, and `next`
+    // from its `next` while it was the root (the caller checked).
+    let (old, new) = unsafe { (table.deref(), next.deref()) };
+    let total = old.chunks();
+    for _ in 0..chunks {
+        // ORDERING: Relaxed: the counter only spreads the work; a chunk's
+        // completion is published by its flag.
+        let c = old.claimed.fetch_add(1, Ordering::Relaxed);
+        if c >= total {
+            break;
+        }
+        migrate_chunk(old, new, c, guard);
+    }
+    if let Some(h) = home {
+        migrate_chunk(old, new, old.chunk_of(h), guard);
+    }
+    // ORDERING: Relaxed, as above.
+    if old.claimed.load(Ordering::Relaxed) >= total {
+        // Every chunk is handed out; one may belong to a stalled thread.
+        // ORDERING: Acquire, as in `finish`.
+        let from = old.scanned.load(Ordering::Acquire);
+        if let Some(c) = (from..total).find(|&c| !chunk_done(old, c)) {
+            migrate_chunk(old, new, c, guard);
+        }
+    }
+    finish(root, table, next, guard);
+}
+
+/// Copies every chunk of `table` not yet done and finishes the migration.
+pub(crate) fn complete<'g, K: 'static, V: 'static>(
+    root: &'g Link<Table<K, V>>,
+    table: Shared<'g, Table<K, V>>,
+    next: Shared<'g, Table<K, V>>,
+    guard: &'g Guard,
+) {
+    // SAFETY: as in `help`.
+    let (old, new) = unsafe { (table.deref(), next.deref()) };
+    for c in 0..old.chunks() {
+        migrate_chunk(old, new, c, guard);
+    }
+    finish(root, table, next, guard);
+}
+
+fn chunk_done<K, V>(table: &Table<K, V>, c: usize) -> bool {
+    // ORDERING: Acquire pairs with the Release that marked the chunk, so the
+    // copies it made are visible (an operation then works in the new table).
+    table.chunk_done[c].load(Ordering::Acquire) != 0
+}
+
+/// Moves the root to `next` once every chunk is done; the thread whose CAS
+/// did it retires the old table.
+fn finish<'g, K: 'static, V: 'static>(
+    root: &'g Link<Table<K, V>>,
+    table: Shared<'g, Table<K, V>>,
+    next: Shared<'g, Table<K, V>>,
+    guard: &'g Guard,
+) {
+    // SAFETY: as in `help`.
+    let old = unsafe { table.deref() };
+    // Advance the scan cursor over the chunks marked done. Any thread may
+    // advance it: a chunk is done by its flag alone (one CAS), so no thread
+    // waits on a step that only the one who copied a chunk could take.
+    let total = old.chunks();
+    loop {
+        // ORDERING: Acquire pairs with the AcqRel CAS that advanced it (and
+        // carried the flags of the chunks it passed).
+        let scanned = old.scanned.load(Ordering::Acquire);
+        if scanned >= total {
+            break;
+        }
+        if !chunk_done(old, scanned) {
+            return;
+        }
+        // ORDERING: AcqRel: Release carries the flags acquired so far to
+        // the next reader of the cursor; Acquire pairs with its last writer.
+        let _ =
+            old.scanned
+                .compare_exchange(scanned, scanned + 1, Ordering::AcqRel, Ordering::Acquire);
+    }
+    // ORDERING: AcqRel. Release: a thread that loads the new root sees the
+    // completed copies (we acquired every chunk's completion). Acquire pairs
+    // with the CAS that made `table` the root.
+    if !root.cas(table, next, Ordering::AcqRel, Ordering::Relaxed, guard) {
+        return;
+    }
+    for h in 0..old.size() {
+        if load_word(&old.home(h).word) & OVERFLOW != 0 {
+            // SAFETY: the table is unreachable now (this CAS unlinked it; a
+            // table is never linked again), its lists are sealed (every chunk
+            // is done), and only this thread retires it.
+            unsafe { overflow::retire_sealed(old.overflow(h), guard) };
+        }
+    }
+    // SAFETY: unlinked by the CAS above, so unreachable; retired once, by the
+    // CAS's thread; allocated by `reclaim::alloc`, header first. Its slots
+    // own no entries any more: every one was copied, released or retired.
+    unsafe { reclaim::retire(table.ptr()) };
+}
+
+/// Copies chunk `c` of `old` into `new` (idempotent; any number of threads).
+fn migrate_chunk<'g, K: 'static, V: 'static>(
+    old: &'g Table<K, V>,
+    new: &'g Table<K, V>,
+    c: usize,
+    guard: &'g Guard,
+) {
+    if chunk_done(old, c) {
+        return;
+    }
+    for h in old.chunk_homes(c) {
+        let word = freeze_home(old, h);
+        for index in old.hops(h, word) {
+            settle(old, new, h, index, guard);
+        }
+        if word & OVERFLOW != 0 {
+            overflow::seal(old.overflow(h), guard, |node| {
+                settle_node(new, node, guard);
+            });
+        }
+    }
+    // ORDERING: Release publishes this chunk's copies to whoever acquires
+    // the flag (`chunk_done`). Any copier may set it: each saw every slot of
+    // the chunk copied.
+    old.chunk_done[c].store(1, Ordering::Release);
+}
+
+/// Freezes home `h`'s word; returns it, frozen.
+fn freeze_home<K, V>(table: &Table<K, V>, h: usize) -> u64 {
+    let home = &table.home(h).word;
+    loop {
+        let word = load_word(home);
+        if word & FROZEN_HOME != 0 {
+            return word;
+        }
+        // ORDERING: AcqRel. Release: a writer whose CAS fails on the frozen
+        // word and then reads the slots sees them as the freeze found them;
+        // Acquire pairs with the last commit, displacement or release.
+        // LINEARIZATION(migration): no key of the home is added, moved or
+        // released in this table after this CAS.
+        if home
+            .compare_exchange(
+                word,
+                word | FROZEN_HOME,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        {
+            return word | FROZEN_HOME;
+        }
+        sync::hint();
+    }
+}
+
+/// Settles slot `index` of frozen home `h` (its bit is set): finishes or
+/// undoes what is in flight there, freezes it, copies its entry.
+fn settle<'g, K: 'static, V: 'static>(
+    old: &'g Table<K, V>,
+    new: &'g Table<K, V>,
+    h: usize,
+    index: usize,
+    guard: &'g Guard,
+) {
+    let link = old.slot(index);
+    loop {
+        // ORDERING: Acquire pairs with the CAS that wrote the slot.
+        let slot = link.load(Ordering::Acquire, guard);
+        let frozen = match slot.tag() {
+            // Present (or committed and about to be shown, which the freeze
+            // shows instead): freeze it.
+            LIVE | PENDING => slot.with_tag(FROZEN),
+            DELETED => {
+                // The bit cannot be cleared any more: free the slot frozen.
+                // ORDERING: AcqRel, as in `Table::release`.
+                if link.cas(
+                    slot,
+                    Shared::null().with_tag(FROZEN),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                    guard,
+                ) {
+                    // SAFETY: this CAS took the removed entry out of its only
+                    // slot; retired once, here (`Table::release` retires it
+                    // only through the same transition).
+                    unsafe { reclaim::retire(slot.ptr()) };
+                    return;
+                }
+                continue;
+            }
+            MOVE | DEST => {
+                // The home is frozen: the move ends (undone or finished).
+                old.help_move(slot, guard);
+                continue;
+            }
+            FROZEN if slot.is_null() => return,
+            FROZEN => {
+                copy(new, slot.with_tag(LIVE), link, guard);
+                continue;
+            }
+            COPIED => return,
+            HOLE => {
+                debug_assert!(false, "a committed slot of home {h} holds a hole");
+                return;
+            }
+            _ => unreachable!("three tag bits"),
+        };
+        // ORDERING: AcqRel. Release: a reader that sees the frozen entry sees
+        // its payload (we acquired it); Acquire pairs with the slot's writer.
+        // LINEARIZATION(insert): for a committed entry still [`PENDING`],
+        // this freeze shows it (it is then present, in this table until
+        // copied), in place of the untag.
+        link.cas(slot, frozen, Ordering::AcqRel, Ordering::Relaxed, guard);
+    }
+}
+
+/// Settles one node of a sealed overflow list: freezes its live entry and
+/// copies it.
+fn settle_node<'g, K: 'static, V: 'static>(
+    new: &'g Table<K, V>,
+    node: &'g Node<K, V>,
+    guard: &'g Guard,
+) {
+    loop {
+        // ORDERING: Acquire pairs with the CAS that wrote the slot.
+        let slot = node.slot.load(Ordering::Acquire, guard);
+        match slot.tag() {
+            LIVE if !slot.is_null() => {
+                // ORDERING: AcqRel, as in `settle`.
+                node.slot.cas(
+                    slot,
+                    slot.with_tag(FROZEN),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                    guard,
+                );
+            }
+            FROZEN if !slot.is_null() => copy(new, slot.with_tag(LIVE), &node.slot, guard),
+            // Removed (freed with the table), or copied.
+            _ => return,
+        }
+    }
+}
+
+/// Copies `entry`, frozen in `source` of the old table, into `new`, then
+/// marks `source` [`COPIED`]. Returns when `source` is copied (by this
+/// thread or another).
+fn copy<'g, K: 'static, V: 'static>(
+    new: &'g Table<K, V>,
+    entry: Shared<'g, Entry<K, V>>,
+    source: &'g Link<Entry<K, V>>,
+    guard: &'g Guard,
+) {
+    let frozen = entry.with_tag(FROZEN);
+    let copied = entry.with_tag(COPIED);
+    // ORDERING: Acquire pairs with the CAS that marked the source copied.
+    let uncopied = || source.load(Ordering::Acquire, guard) == frozen;
+    let mark = || {
+        // ORDERING: AcqRel. Release: a reader that sees the mark and reads
+        // the new table sees the entry there (we committed or saw it).
+        source.cas(frozen, copied, Ordering::AcqRel, Ordering::Relaxed, guard);
+    };
+    // SAFETY: loaded from `source` under `guard` while frozen and not copied,
+    // so not retired (no operation could reach it in the new table yet).
+    let item = unsafe { entry.deref() };
+    let h = new.home_of(item.hash());
+    let hole = entry.with_tag(PENDING);
+    let mut reserved: Option<usize> = None;
+    while uncopied() {
+        match new.search_home(h, guard, |found| core::ptr::eq(found, item)) {
+            Search::Found(_) => {
+                // Another copier got here first (the search looks for this
+                // very entry, by address: before the source is marked, no
+                // other entry of its key can be in `new`).
+                mark();
+                break;
+            }
+            // The new table migrates: the source was copied long ago.
+            Search::Migrating => break,
+            Search::Absent(word) if word & OVERFLOW != 0 => {
+                if let Some(index) = reserved.take() {
+                    new.withdraw(index, hole, guard);
+                }
+                let list = new.overflow(h);
+                let same = |found: &Entry<K, V>| core::ptr::eq(found, item);
+                if let overflow::Insert::Inserted =
+                    overflow::insert(list, same, entry, uncopied, guard)
+                {
+                    mark();
+                    break;
+                }
+            }
+            Search::Absent(word) => {
+                let index = match reserved {
+                    Some(index) => index,
+                    None => match new.reserve(h, hole, guard) {
+                        Reserve::At(index) => {
+                            reserved = Some(index);
+                            index
+                        }
+                        // Never grow the new table from inside a migration:
+                        // the key goes to the home's overflow list.
+                        Reserve::Full => {
+                            new.set_overflow(h, word);
+                            continue;
+                        }
+                        Reserve::Migrating => break,
+                    },
+                };
+                // The source is still uncopied after the search found the key
+                // absent at `word`: only copiers have touched the key in
+                // `new`, and the commit fails if one committed it since.
+                if !uncopied() {
+                    break;
+                }
+                if new.commit(h, word, index) {
+                    reserved = None;
+                    new.untag(index, hole, guard);
+                    mark();
+                    break;
+                }
+            }
+        }
+        sync::hint();
+    }
+    if let Some(index) = reserved {
+        new.withdraw(index, hole, guard);
+    }
+}

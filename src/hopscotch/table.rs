@@ -1,0 +1,959 @@
+//! One hopscotch table: slots, home words, displacement.
+//!
+//! A table of `n` slots (a power of two) has one *home word* per slot index
+//! (`homes[h]`, an `AtomicU64` kept beside slot `h`), read as
+//!
+//! ```text
+//!  63 ............. 34 | 33     | 32       | 31 ....... 0
+//!  relocation counter  | FROZEN | OVERFLOW | hop bitmap
+//! ```
+//!
+//! A key of hash `x` has home `h = x & (n - 1)` and lives in one of the `H`
+//! slots `h, h+1, .., h+H-1` (its *neighbourhood*, indices mod `n`; `H` is
+//! the map's neighbourhood size, at most `n`), or, once its home is in
+//! overflow mode, in the home's overflow list (`overflow.rs`).
+//!
+//! # Invariants
+//!
+//! * Bit `d` of `homes[h]` is set iff slot `h + d` holds home `h`'s
+//!   *committed* state: an entry [`LIVE`], [`PENDING`] (inserted, not yet
+//!   shown), [`DELETED`] (removed, not yet freed), [`FROZEN`]/[`COPIED`] by a
+//!   migration, or a [`Move`] of it ([`MOVE`] at the source while the move
+//!   is uncommitted, [`DEST`] at the destination once committed). A slot is
+//!   committed for at most one home.
+//! * Every change of a home's *set of keys or their places* changes its word
+//!   and bumps the counter: a commit of a new key (bit set), the commit of a
+//!   displacement (bit moved), the release of a removed key's slot (bit
+//!   cleared), overflow mode (bit 32), a migration's freeze (bit 33). So a
+//!   reader that loads the same word before and after its scan knows that no
+//!   key of the home was added or moved meanwhile (the relocation counter of
+//!   Kelly, Pearlmutter and Maguire's lock-free hopscotch hashing).
+//! * An update of a present key replaces the entry pointer in its slot (one
+//!   CAS on the slot, expecting the untagged old entry); a removal tags it
+//!   [`DELETED`]. Neither touches the home word, and neither can act on a
+//!   slot frozen by a displacement ([`MOVE`]) or a migration.
+//! * A new key is committed by one CAS on its home word, expecting the word
+//!   its search found the key absent in; the entry waits in its reserved slot
+//!   as [`PENDING`] and is shown by a second CAS (untag). Two inserts of one
+//!   key therefore cannot both commit, and a committed key is never in two
+//!   places.
+//! * [`OVERFLOW`] is sticky for the life of the table: once set, new keys of
+//!   the home go to its overflow list and never to the neighbourhood, so a
+//!   search that finds a key absent from the neighbourhood may then look in
+//!   the list alone.
+//! * [`FROZEN`] (bit 33) is permanent: no CAS on a frozen home word succeeds
+//!   except the migration's own reads. Slots are frozen only after their
+//!   home.
+//!
+//! # Displacement
+//!
+//! An insert whose free slot `s` is beyond its neighbourhood moves an entry
+//! `x` (committed in slot `j < s` of home `hx`, with `s` still in `hx`'s
+//! neighbourhood) into `s`, then takes `j`. The move is described by a
+//! [`Move`] `M` and driven by slot and home CASes that any thread may perform
+//! ([`Table::help_move`]):
+//!
+//! 1. the inserter replaces its reservation in `s` by `M|HOLE` (private);
+//! 2. it freezes the source: `j: x → M|MOVE` (the only decision, and only
+//!    the inserter makes it; if it fails, it takes `s` back and retires `M`);
+//! 3. anyone: `s: M|HOLE → M|DEST` (fill the destination);
+//! 4. anyone: `homes[hx]`: bit `j` → bit `s`, counter + 1 (commit);
+//! 5. anyone: `j: M|MOVE → e|PENDING` (the inserter's reservation moves to
+//!    `j`), then `s: M|DEST → x`; the thread whose CAS did the last retires
+//!    `M`.
+//!
+//! If a migration freezes `homes[hx]` before step 4, the move can never
+//! commit and is undone instead: `s` back to the inserter's reservation,
+//! then `j: M|MOVE → x` (that CAS's thread retires `M`). Readers take `x`
+//! from `M` at `MOVE` and `DEST` slots: in both `x` is current, since no
+//! update or removal can act on it while `M` holds either slot. A reader
+//! that scanned while a move committed sees the counter change and rescans.
+
+use super::entry::{
+    self, descriptor, Entry, Move, COPIED, DELETED, DEST, FROZEN, HOLE, LIVE, MOVE, PENDING,
+};
+use super::overflow::{self, Node};
+use crate::reclaim::{self, AllocFailed, Guard, Header, Link, Shared};
+use crate::sync::{self, AtomicU64, AtomicUsize, Ordering};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::borrow::Borrow;
+use core::cell::RefCell;
+use core::ops::ControlFlow;
+
+/// The largest neighbourhood: the bitmap is the home word's low 32 bits.
+pub(crate) const MAX_NEIGHBOURHOOD: usize = 32;
+
+/// Home word: the hop bitmap.
+pub(crate) const BITMAP: u64 = 0xFFFF_FFFF;
+/// Home word: new keys of this home go to its overflow list (sticky).
+pub(crate) const OVERFLOW: u64 = 1 << 32;
+/// Home word: a migration froze this home (permanent).
+pub(crate) const FROZEN_HOME: u64 = 1 << 33;
+/// Home word: one step of the relocation counter (bits 34..64, wrapping).
+pub(crate) const STEP: u64 = 1 << 34;
+
+/// Homes per migration chunk: the unit a helping operation copies. Under
+/// loom, one home, so that a 4-slot table's resize has four chunks and a
+/// scenario can start with a resize under way.
+#[cfg(kovan_map_loom)]
+pub(crate) const CHUNK: usize = 1;
+#[cfg(all(feature = "shuttle", not(kovan_map_loom)))]
+pub(crate) const CHUNK: usize = 4;
+#[cfg(not(any(kovan_map_loom, feature = "shuttle")))]
+pub(crate) const CHUNK: usize = 256;
+
+/// A bucket: the home word of home `h` and slot `h`, side by side, so a
+/// lookup whose key sits in its home slot touches one cache line before the
+/// entry (16 bytes; four to a line).
+pub(crate) struct Bucket<K, V> {
+    pub(crate) word: AtomicU64,
+    slot: Link<Entry<K, V>>,
+}
+
+/// One table. Retired (header first) once a migration has copied it and
+/// the map no longer links it.
+#[repr(C)]
+pub(crate) struct Table<K, V> {
+    header: Header,
+    mask: usize,
+    /// The neighbourhood size: the map's `H`, at most the table size.
+    hood: usize,
+    buckets: Box<[Bucket<K, V>]>,
+    /// The heads of the homes' overflow lists, apart from the buckets: they
+    /// are read only for homes in overflow mode.
+    overflow: Box<[Link<Node<K, V>>]>,
+    /// The table this one migrates into; null until a resize starts.
+    pub(crate) next: Link<Table<K, V>>,
+    /// Migration: the next chunk to hand out.
+    pub(crate) claimed: AtomicUsize,
+    /// Migration: every chunk below this index is copied.
+    pub(crate) scanned: AtomicUsize,
+    /// Migration: per chunk, 1 once copied.
+    pub(crate) chunk_done: Box<[AtomicUsize]>,
+}
+
+/// Where a writer's search found its key.
+pub(crate) enum Place<'g, K, V> {
+    /// A neighbourhood slot: `index` of home `home`.
+    Slot { home: usize, index: usize },
+    /// An overflow node of home `home`.
+    Overflow { home: usize, node: &'g Node<K, V> },
+}
+
+/// A present key, as a writer's search found it.
+pub(crate) struct Found<'g, K, V> {
+    /// The slot word holding the entry (a table slot or an overflow node's).
+    pub(crate) link: &'g Link<Entry<K, V>>,
+    /// The entry, untagged, as loaded.
+    pub(crate) word: Shared<'g, Entry<K, V>>,
+    pub(crate) place: Place<'g, K, V>,
+}
+
+impl<'g, K, V> Found<'g, K, V> {
+    pub(crate) fn entry(&self) -> &'g Entry<K, V> {
+        // SAFETY: a search loaded it under the guard from a slot that held
+        // it live, so it was not retired.
+        unsafe { self.word.deref() }
+    }
+}
+
+/// How a writer's search ended.
+pub(crate) enum Search<'g, K, V> {
+    Found(Found<'g, K, V>),
+    /// Absent from the home while its word was this value (checked after the
+    /// scan), with no overflow entry either.
+    Absent(u64),
+    /// The home is frozen: a migration has reached it.
+    Migrating,
+}
+
+/// How a reader's lookup ended.
+pub(crate) enum Lookup<'g, K, V> {
+    Found(&'g Entry<K, V>),
+    Absent,
+    /// The home is frozen and the key was not among its uncopied entries:
+    /// look in the next table.
+    Next,
+}
+
+/// How a reservation ended.
+pub(crate) enum Reserve {
+    /// Reserved slot `index`, within the home's neighbourhood.
+    At(usize),
+    /// No free slot within reach, or no displacement could bring one in.
+    Full,
+    Migrating,
+}
+
+/// How one displacement ended.
+enum Displace {
+    /// The reservation moved to this slot.
+    To(usize),
+    /// No entry can move into the hole.
+    Stuck,
+    Migrating,
+}
+
+impl<K, V> Table<K, V> {
+    /// A table of `n` (a power of two) empty slots, neighbourhood
+    /// `min(h, n)`.
+    pub(crate) fn allocate(n: usize, h: usize) -> Result<*mut Self, AllocFailed> {
+        debug_assert!(n.is_power_of_two());
+        let mut buckets = Vec::new();
+        buckets.try_reserve_exact(n).map_err(|_| AllocFailed)?;
+        buckets.resize_with(n, || Bucket {
+            word: AtomicU64::new(0),
+            slot: Link::null(),
+        });
+        let overflow = reclaim::null_links(n)?;
+        let chunks = n.div_ceil(CHUNK);
+        let mut chunk_done = Vec::new();
+        chunk_done
+            .try_reserve_exact(chunks)
+            .map_err(|_| AllocFailed)?;
+        chunk_done.resize_with(chunks, || AtomicUsize::new(0));
+        Ok(reclaim::alloc(Self {
+            header: Header::new(),
+            mask: n - 1,
+            hood: h.min(n),
+            buckets: buckets.into_boxed_slice(),
+            overflow,
+            next: Link::null(),
+            claimed: AtomicUsize::new(0),
+            scanned: AtomicUsize::new(0),
+            chunk_done: chunk_done.into_boxed_slice(),
+        }))
+    }
+
+    /// The number of slots.
+    #[inline]
+    pub(crate) fn size(&self) -> usize {
+        self.mask + 1
+    }
+
+    #[inline]
+    pub(crate) fn neighbourhood(&self) -> usize {
+        self.hood
+    }
+
+    #[inline]
+    pub(crate) fn home_of(&self, hash: u64) -> usize {
+        (hash as usize) & self.mask
+    }
+
+    #[inline]
+    pub(crate) fn home(&self, h: usize) -> &Bucket<K, V> {
+        &self.buckets[h & self.mask]
+    }
+
+    /// The head of home `h`'s overflow list.
+    #[inline]
+    pub(crate) fn overflow(&self, h: usize) -> &Link<Node<K, V>> {
+        &self.overflow[h & self.mask]
+    }
+
+    #[inline]
+    pub(crate) fn slot(&self, i: usize) -> &Link<Entry<K, V>> {
+        &self.buckets[i & self.mask].slot
+    }
+
+    /// Slots from `from` forward to `to`, around the end.
+    #[inline]
+    pub(crate) fn dist(&self, from: usize, to: usize) -> usize {
+        to.wrapping_sub(from) & self.mask
+    }
+
+    /// The hop bit of slot `index` in home `h`'s word.
+    #[inline]
+    fn bit(&self, h: usize, index: usize) -> u64 {
+        1 << self.dist(h, index)
+    }
+
+    /// How far an insert looks for a free slot.
+    fn probe_limit(&self) -> usize {
+        self.size().min((8 * self.hood).max(64))
+    }
+
+    pub(crate) fn chunks(&self) -> usize {
+        self.chunk_done.len()
+    }
+
+    /// The homes of migration chunk `c`.
+    pub(crate) fn chunk_homes(&self, c: usize) -> core::ops::Range<usize> {
+        let start = c * CHUNK;
+        start..(start + CHUNK).min(self.size())
+    }
+
+    pub(crate) fn chunk_of(&self, h: usize) -> usize {
+        (h & self.mask) / CHUNK
+    }
+
+    /// The hop bits of `word`, as slot indices of home `h`, in order.
+    #[inline]
+    pub(crate) fn hops(&self, h: usize, word: u64) -> impl Iterator<Item = usize> {
+        let mask = self.mask;
+        let mut bits = word & BITMAP;
+        core::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let d = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            Some((h + d) & mask)
+        })
+    }
+}
+
+/// Loads a home word.
+#[inline]
+pub(crate) fn load_word(home: &AtomicU64) -> u64 {
+    // ORDERING: Acquire pairs with the AcqRel CAS that wrote the word (a
+    // commit, a displacement, a release, a freeze), so the slots it names
+    // are seen at least as new as that CAS left them.
+    home.load(Ordering::Acquire)
+}
+
+/// One CAS of a home word.
+#[inline]
+fn cas_word(home: &AtomicU64, current: u64, new: u64) -> bool {
+    // ORDERING: AcqRel. Release: a reader or writer that acquires the new
+    // word sees the slot writes made before it (a filled destination, a
+    // reservation). Acquire: pairs with the previous writer of the word.
+    home.compare_exchange(current, new, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+}
+
+impl<K: 'static, V: 'static> Table<K, V> {
+    /// A reader's lookup, writing no shared memory.
+    ///
+    /// Scans the hop bits of the home word, then the overflow list if the
+    /// home is in overflow mode, and answers absent only if the word is the
+    /// same afterwards (no key of the home was added or moved meanwhile).
+    pub(crate) fn lookup<'g, Q>(&'g self, hash: u64, key: &Q, guard: &'g Guard) -> Lookup<'g, K, V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let h = self.home_of(hash);
+        let home = self.home(h);
+        'scan: loop {
+            let word = load_word(&home.word);
+            for index in self.hops(h, word) {
+                let link = self.slot(index);
+                // ORDERING: Acquire pairs with the AcqRel CAS that wrote the
+                // slot (a commit's untag, a replacement, a move step), so the
+                // entry's payload is visible.
+                // LINEARIZATION(get): this load, when it returns the key's
+                // entry untagged or frozen (not copied), or a move of it: the
+                // entry is the key's present one at this instant (also of
+                // contains_key and get_ref).
+                let slot = link.load(Ordering::Acquire, guard);
+                let found = match slot.tag() {
+                    LIVE | FROZEN if !slot.is_null() => {
+                        // SAFETY: a live or uncopied frozen entry in a slot
+                        // is not retired (module invariants of `entry`).
+                        unsafe { slot.deref() }
+                    }
+                    MOVE | DEST => {
+                        // SAFETY: loaded from a slot that held the descriptor.
+                        let mv = unsafe { descriptor(slot) };
+                        // ORDERING: Acquire: the entry was published before
+                        // the descriptor, which we acquired.
+                        let entry = mv.entry.load(Ordering::Acquire, guard);
+                        // The entry is retired only after the descriptor has
+                        // left both its slots: check it is still here.
+                        // ORDERING: Acquire, as the slot's first load.
+                        if link.load(Ordering::Acquire, guard) != slot {
+                            sync::hint();
+                            continue 'scan;
+                        }
+                        // SAFETY: the descriptor still held the slot after the
+                        // load above, so the entry was not retired then.
+                        unsafe { entry.deref() }
+                    }
+                    _ => continue,
+                };
+                if found.matches(hash, key) {
+                    return Lookup::Found(found);
+                }
+            }
+            if word & OVERFLOW != 0 {
+                if let Some(found) = overflow::lookup(self.overflow(h), hash, key, guard) {
+                    return Lookup::Found(found);
+                }
+            }
+            if word & FROZEN_HOME != 0 {
+                return Lookup::Next;
+            }
+            // LINEARIZATION(get): absent: the home word is unchanged since the
+            // scan began, so the key's entry, if any, stayed in the slots
+            // scanned; each load that found it missing was at or after its
+            // removal, and none could bring it back without a commit.
+            if load_word(&home.word) == word {
+                return Lookup::Absent;
+            }
+            sync::hint();
+        }
+    }
+
+    /// A writer's search for `key`. Helps what it meets on the way: shows a
+    /// committed insert of the key, drives a move of the key to its end,
+    /// releases the slot of a removed entry of the home.
+    pub(crate) fn search<'g, Q>(&'g self, hash: u64, key: &Q, guard: &'g Guard) -> Search<'g, K, V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.search_home(self.home_of(hash), guard, |entry| entry.matches(hash, key))
+    }
+
+    /// A writer's search of home `h` for an entry that `accept`s, as
+    /// [`search`](Self::search).
+    pub(crate) fn search_home<'g>(
+        &'g self,
+        h: usize,
+        guard: &'g Guard,
+        mut accept: impl FnMut(&'g Entry<K, V>) -> bool,
+    ) -> Search<'g, K, V> {
+        let home = self.home(h);
+        'scan: loop {
+            let word = load_word(&home.word);
+            if word & FROZEN_HOME != 0 {
+                return Search::Migrating;
+            }
+            for index in self.hops(h, word) {
+                let link = self.slot(index);
+                // ORDERING: Acquire, as in `lookup`.
+                let slot = link.load(Ordering::Acquire, guard);
+                match slot.tag() {
+                    LIVE if !slot.is_null() => {
+                        // SAFETY: a live entry in a slot is not retired.
+                        let entry = unsafe { slot.deref() };
+                        if accept(entry) {
+                            return Search::Found(Found {
+                                link,
+                                word: slot,
+                                place: Place::Slot { home: h, index },
+                            });
+                        }
+                    }
+                    PENDING => {
+                        // Committed iff the bit is set in the home's present
+                        // word: the word is unchanged since it named this slot.
+                        if load_word(&home.word) != word {
+                            sync::hint();
+                            continue 'scan;
+                        }
+                        // SAFETY: committed, hence not retired.
+                        let entry = unsafe { slot.deref() };
+                        if accept(entry) {
+                            Self::show(link, slot, guard);
+                            continue 'scan;
+                        }
+                    }
+                    DELETED => {
+                        // SAFETY: a removed entry is retired only after its
+                        // slot is released, and this slot still holds it.
+                        let entry = unsafe { slot.deref() };
+                        if self.home_of(entry.hash()) == h {
+                            self.release(h, index, slot.with_tag(LIVE), guard);
+                            continue 'scan;
+                        }
+                    }
+                    MOVE | DEST => {
+                        // SAFETY: loaded from a slot that held the descriptor.
+                        let mv = unsafe { descriptor(slot) };
+                        // ORDERING: Acquire (both loads), as in `lookup`; the
+                        // second checks the descriptor still holds the slot.
+                        let entry = mv.entry.load(Ordering::Acquire, guard);
+                        if link.load(Ordering::Acquire, guard) != slot {
+                            sync::hint();
+                            continue 'scan;
+                        }
+                        // SAFETY: as in `lookup`.
+                        if accept(unsafe { entry.deref() }) {
+                            self.help_move(slot, guard);
+                            continue 'scan;
+                        }
+                    }
+                    // An empty slot, a hole, or a frozen slot: a bit of an
+                    // older word (the check below sees the word moved on).
+                    _ => {}
+                }
+            }
+            if word & OVERFLOW != 0 {
+                match overflow::scan(self.overflow(h), guard, &mut accept) {
+                    overflow::Search::Found { node, word } => {
+                        return Search::Found(Found {
+                            link: &node.slot,
+                            word,
+                            place: Place::Overflow { home: h, node },
+                        });
+                    }
+                    overflow::Search::Absent { .. } => {}
+                    overflow::Search::Sealed => return Search::Migrating,
+                }
+            }
+            if load_word(&home.word) == word {
+                return Search::Absent(word);
+            }
+            sync::hint();
+        }
+    }
+
+    /// Shows a committed insert: its [`PENDING`] word untagged.
+    fn show(link: &Link<Entry<K, V>>, pending: Shared<'_, Entry<K, V>>, guard: &Guard) {
+        // ORDERING: AcqRel. Release publishes the entry (whose payload this
+        // thread acquired through the slot) to readers of the slot.
+        // LINEARIZATION(insert): the untag of a committed new key: from now
+        // on readers see it (also of insert_if_absent, get_or_insert,
+        // compute inserting).
+        link.cas(
+            pending,
+            pending.with_tag(LIVE),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+            guard,
+        );
+    }
+
+    /// Reserves a free slot in home `h`'s neighbourhood for `hole` (an entry
+    /// word tagged [`PENDING`]), displacing entries to bring a farther free
+    /// slot within reach.
+    pub(crate) fn reserve<'g>(
+        &'g self,
+        h: usize,
+        hole: Shared<'g, Entry<K, V>>,
+        guard: &'g Guard,
+    ) -> Reserve {
+        debug_assert_eq!(hole.tag(), PENDING);
+        let mut reserved = None;
+        for i in 0..self.probe_limit() {
+            let index = (h + i) & self.mask;
+            let link = self.slot(index);
+            // ORDERING: Acquire: a free slot's last writer released it.
+            let slot = link.load(Ordering::Acquire, guard);
+            match slot.tag() {
+                FROZEN | COPIED => return Reserve::Migrating,
+                // ORDERING: AcqRel: Release publishes the entry to a helper
+                // that validates the commit and untags it; Acquire pairs with
+                // the release of the slot.
+                LIVE if slot.is_null()
+                    && link.cas(slot, hole, Ordering::AcqRel, Ordering::Relaxed, guard) =>
+                {
+                    reserved = Some(index);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(mut index) = reserved else {
+            return Reserve::Full;
+        };
+        while self.dist(h, index) >= self.hood {
+            match self.displace(index, hole, guard) {
+                Displace::To(closer) => index = closer,
+                Displace::Stuck => {
+                    self.withdraw(index, hole, guard);
+                    return Reserve::Full;
+                }
+                Displace::Migrating => {
+                    self.withdraw(index, hole, guard);
+                    return Reserve::Migrating;
+                }
+            }
+        }
+        Reserve::At(index)
+    }
+
+    /// Takes back an uncommitted reservation (nobody else writes it).
+    pub(crate) fn withdraw(&self, index: usize, hole: Shared<'_, Entry<K, V>>, guard: &Guard) {
+        // ORDERING: Release: the next reserver of the slot acquires it.
+        let done = self.slot(index).cas(
+            hole,
+            Shared::null(),
+            Ordering::Release,
+            Ordering::Relaxed,
+            guard,
+        );
+        debug_assert!(done, "a reservation is written by its owner only");
+    }
+
+    /// Commits the reservation in slot `index` as a new key of home `h`: one
+    /// CAS of the home word from `word` (the word the key was found absent
+    /// in) to the same with the slot's bit set and the counter bumped.
+    pub(crate) fn commit(&self, h: usize, word: u64, index: usize) -> bool {
+        debug_assert!(self.dist(h, index) < self.hood);
+        debug_assert_eq!(word & (FROZEN_HOME | OVERFLOW), 0);
+        let new = (word | self.bit(h, index)).wrapping_add(STEP);
+        cas_word(&self.home(h).word, word, new)
+    }
+
+    /// After a successful [`commit`](Self::commit): shows the entry.
+    pub(crate) fn untag(&self, index: usize, hole: Shared<'_, Entry<K, V>>, guard: &Guard) {
+        // A helper may have shown it, or a migration frozen it: both fine.
+        Self::show(self.slot(index), hole, guard);
+    }
+
+    /// Puts home `h` in overflow mode (from `word`, the word its key was
+    /// found absent in).
+    pub(crate) fn set_overflow(&self, h: usize, word: u64) -> bool {
+        debug_assert_eq!(word & (FROZEN_HOME | OVERFLOW), 0);
+        cas_word(
+            &self.home(h).word,
+            word,
+            (word | OVERFLOW).wrapping_add(STEP),
+        )
+    }
+
+    /// Releases the slot of a removed entry: clears its hop bit (counter + 1),
+    /// then empties the slot; the thread that empties it retires the entry.
+    /// On a frozen home the bit stays and the slot is frozen empty instead.
+    pub(crate) fn release<'g>(
+        &'g self,
+        h: usize,
+        index: usize,
+        entry: Shared<'g, Entry<K, V>>,
+        guard: &'g Guard,
+    ) {
+        let link = self.slot(index);
+        let removed = entry.with_tag(DELETED);
+        let bit = self.bit(h, index);
+        let home = &self.home(h).word;
+        loop {
+            let word = load_word(home);
+            // ORDERING: Acquire pairs with the removal's tag.
+            if link.load(Ordering::Acquire, guard) != removed {
+                return; // released by another thread
+            }
+            // The slot still held the removed entry after the word was read,
+            // so the bit, if set in `word`, is this entry's.
+            let empty = if word & bit == 0 {
+                Shared::null()
+            } else if word & FROZEN_HOME != 0 {
+                Shared::null().with_tag(FROZEN)
+            } else {
+                if !cas_word(home, word, (word & !bit).wrapping_add(STEP)) {
+                    sync::hint();
+                }
+                continue;
+            };
+            // ORDERING: AcqRel. Release: the next reserver of the slot sees
+            // the bit cleared before it; Acquire pairs with the tag.
+            if link.cas(removed, empty, Ordering::AcqRel, Ordering::Relaxed, guard) {
+                // SAFETY: this CAS took the removed entry out of its only
+                // slot; it is in no other slot or node, and is retired once,
+                // here. It came from `reclaim::alloc`, header first.
+                unsafe { reclaim::retire(entry.ptr()) };
+            }
+            return;
+        }
+    }
+
+    /// Brings a farther free slot (`index`, holding `hole`) one step closer:
+    /// finds an entry before it that may move into it, and moves it.
+    fn displace<'g>(
+        &'g self,
+        index: usize,
+        hole: Shared<'g, Entry<K, V>>,
+        guard: &'g Guard,
+    ) -> Displace {
+        'candidates: loop {
+            // Farthest back first: the hole moves back the most.
+            for back in (1..self.hood).rev() {
+                let from = index.wrapping_sub(back) & self.mask;
+                // ORDERING: Acquire, as in `lookup`.
+                let slot = self.slot(from).load(Ordering::Acquire, guard);
+                match slot.tag() {
+                    LIVE if !slot.is_null() => {}
+                    FROZEN | COPIED => return Displace::Migrating,
+                    _ => continue,
+                }
+                // SAFETY: a live entry in a slot is not retired.
+                let entry = unsafe { slot.deref() };
+                let owner = self.home_of(entry.hash());
+                if self.dist(owner, index) >= self.hood {
+                    continue; // the hole is outside its neighbourhood
+                }
+                if load_word(&self.home(owner).word) & FROZEN_HOME != 0 {
+                    return Displace::Migrating;
+                }
+                match self.move_entry(owner, from, index, slot, hole, guard) {
+                    Some(true) => return Displace::To(from),
+                    Some(false) => return Displace::Migrating,
+                    None => {
+                        // The candidate changed under us: look again.
+                        sync::hint();
+                        continue 'candidates;
+                    }
+                }
+            }
+            return Displace::Stuck;
+        }
+    }
+
+    /// Moves `entry` (live in `from`, home `owner`) into `to`, which holds
+    /// this thread's reservation `hole`. `Some(true)`: moved, and the
+    /// reservation is now in `from`. `Some(false)`: a migration froze the
+    /// home first; the reservation is back in `to`. `None`: `from` no longer
+    /// held `entry`; nothing changed.
+    fn move_entry<'g>(
+        &'g self,
+        owner: usize,
+        from: usize,
+        to: usize,
+        entry: Shared<'g, Entry<K, V>>,
+        hole: Shared<'g, Entry<K, V>>,
+        guard: &'g Guard,
+    ) -> Option<bool> {
+        let descriptor = reclaim::alloc(Move::new(entry.ptr(), hole.ptr(), owner, from, to));
+        let word = entry::move_word(descriptor, guard);
+        let (src, dst) = (self.slot(from), self.slot(to));
+        // Our reservation becomes the move's hole. Nobody else writes an
+        // uncommitted reservation, so this succeeds.
+        // ORDERING: Release: a helper that later acquires the hole through
+        // `dst` sees the descriptor's fields.
+        let held = dst.cas(
+            hole,
+            word.with_tag(HOLE),
+            Ordering::Release,
+            Ordering::Relaxed,
+            guard,
+        );
+        debug_assert!(held, "a reservation is written by its owner only");
+        if !held {
+            // SAFETY: the descriptor was never published.
+            unsafe { reclaim::destroy(descriptor) };
+            return None;
+        }
+        // ORDERING: AcqRel. Release publishes the descriptor to helpers that
+        // find it at the source; Acquire pairs with the CAS that put `entry`
+        // there.
+        if !src.cas(
+            entry,
+            word.with_tag(MOVE),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+            guard,
+        ) {
+            // Not frozen: the descriptor was only ever in our hole, which no
+            // helper acts on. Take the hole back.
+            // ORDERING: Release, as in `withdraw`.
+            let back = dst.cas(
+                word.with_tag(HOLE),
+                hole,
+                Ordering::Release,
+                Ordering::Relaxed,
+                guard,
+            );
+            debug_assert!(back);
+            // SAFETY: the descriptor is in no slot any more and never will
+            // be (only this thread freezes with it); it came from
+            // `reclaim::alloc`, header first; retired once, here.
+            unsafe { reclaim::retire(descriptor) };
+            return None;
+        }
+        self.help_move(word.with_tag(MOVE), guard);
+        // ORDERING: Acquire pairs with the finishing CAS of `help_move`.
+        Some(src.load(Ordering::Acquire, guard) == hole)
+    }
+
+    /// Drives the move `word` names (tag [`MOVE`] or [`DEST`], loaded from a
+    /// slot that held it, or allocated by this thread) to its end: committed
+    /// and finished, or undone because a migration froze its home first.
+    pub(crate) fn help_move<'g>(&'g self, word: Shared<'g, Entry<K, V>>, guard: &'g Guard) {
+        // SAFETY: the caller's contract.
+        let mv = unsafe { descriptor(word) };
+        let (owner, from, to) = (mv.home(), mv.from(), mv.to());
+        let (src, dst) = (self.slot(from), self.slot(to));
+        let home = &self.home(owner).word;
+        let moving = word.with_tag(MOVE);
+        let filled = word.with_tag(DEST);
+        let hole_word = word.with_tag(HOLE);
+        // Only compared and written, never dereferenced here.
+        // ORDERING: Acquire (both): published with the descriptor.
+        let entry = mv.entry.load(Ordering::Acquire, guard).with_tag(LIVE);
+        let hole = mv.hole.load(Ordering::Acquire, guard).with_tag(PENDING);
+        let (from_bit, to_bit) = (self.bit(owner, from), self.bit(owner, to));
+        loop {
+            // ORDERING: Acquire pairs with the CASes of the move's steps.
+            if src.load(Ordering::Acquire, guard) != moving {
+                break;
+            }
+            let w = load_word(home);
+            // ORDERING: Acquire, as above.
+            if src.load(Ordering::Acquire, guard) != moving {
+                break;
+            }
+            // The source still held the descriptor after `w` was read, so
+            // the move was not finished then, and `w` tells its state.
+            if w & from_bit == 0 {
+                // Committed: the source's bit moved. Finish the source: the
+                // displacing insert's reservation takes its place.
+                // ORDERING: AcqRel. Release: a reader that sees the source
+                // changed and then reads the home word sees the commit.
+                src.cas(moving, hole, Ordering::AcqRel, Ordering::Relaxed, guard);
+                break;
+            }
+            if w & FROZEN_HOME != 0 {
+                // A migration froze the home before the commit: it never
+                // will commit. Undo: destination first, then the source.
+                loop {
+                    // ORDERING: Acquire, as above.
+                    let d = dst.load(Ordering::Acquire, guard);
+                    if d != hole_word && d != filled {
+                        break;
+                    }
+                    // ORDERING: AcqRel, as the restore of the source below.
+                    if dst.cas(d, hole, Ordering::AcqRel, Ordering::Relaxed, guard) {
+                        break;
+                    }
+                    sync::hint();
+                }
+                // ORDERING: AcqRel: Release republishes the entry in its
+                // source slot to readers; Acquire pairs with the freeze.
+                if src.cas(moving, entry, Ordering::AcqRel, Ordering::Relaxed, guard) {
+                    // SAFETY: the destination was restored before, so this
+                    // CAS took the descriptor out of its last slot; only
+                    // this CAS's thread retires it.
+                    unsafe { entry::retire_descriptor(word) };
+                }
+                return;
+            }
+            // Uncommitted and not frozen: fill the destination, then commit.
+            // ORDERING: Acquire, as above.
+            let d = dst.load(Ordering::Acquire, guard);
+            if d == hole_word {
+                // ORDERING: AcqRel: Release publishes the filled destination
+                // before the commit that makes its bit visible.
+                if dst.cas(
+                    hole_word,
+                    filled,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                    guard,
+                ) {
+                    continue;
+                }
+            } else if d == filled {
+                // A displacement: bit `from` → bit `to`, counter + 1.
+                if cas_word(home, w, ((w & !from_bit) | to_bit).wrapping_add(STEP)) {
+                    continue;
+                }
+            }
+            sync::hint();
+        }
+        // The source is finished (committed) or restored (undone, in which
+        // case the destination was restored first and this CAS fails).
+        // ORDERING: AcqRel: Release publishes the entry untagged at its new
+        // place; Acquire pairs with the source's finishing CAS.
+        if dst.cas(filled, entry, Ordering::AcqRel, Ordering::Relaxed, guard) {
+            // SAFETY: the source was finished before, so this CAS took the
+            // descriptor out of its last slot; retired once, here.
+            unsafe { entry::retire_descriptor(word) };
+        }
+    }
+
+    /// Every entry of home `h` present throughout one consistent scan, in
+    /// `sink`. `Err(())` if the home is frozen (read the next table).
+    pub(crate) fn collect<'g>(
+        &'g self,
+        h: usize,
+        guard: &'g Guard,
+        sink: &mut Vec<&'g Entry<K, V>>,
+    ) -> Result<(), ()> {
+        let home = self.home(h);
+        let start = sink.len();
+        'scan: loop {
+            sink.truncate(start);
+            let word = load_word(&home.word);
+            if word & FROZEN_HOME != 0 {
+                return Err(());
+            }
+            // Overflow first: a key removed from the neighbourhood and
+            // inserted again goes to the list (sticky overflow mode), so
+            // reading the list first cannot meet one key twice.
+            if word & OVERFLOW != 0 {
+                let len = sink.len();
+                let found = RefCell::new(&mut *sink);
+                overflow::walk::<_, _, ()>(
+                    self.overflow(h),
+                    guard,
+                    |node| {
+                        // ORDERING: Acquire, as in `overflow::lookup`.
+                        let slot = node.slot.load(Ordering::Acquire, guard);
+                        if slot.tag() == LIVE && !slot.is_null() {
+                            // SAFETY: a live entry of a reachable node is not
+                            // retired.
+                            found.borrow_mut().push(unsafe { slot.deref() });
+                        }
+                        ControlFlow::Continue(())
+                    },
+                    // The abandoned pass's entries are forgotten.
+                    || found.borrow_mut().truncate(len),
+                );
+            }
+            for index in self.hops(h, word) {
+                let link = self.slot(index);
+                // ORDERING: Acquire, as in `lookup`.
+                let slot = link.load(Ordering::Acquire, guard);
+                match slot.tag() {
+                    // SAFETY: as in `lookup`.
+                    LIVE if !slot.is_null() => sink.push(unsafe { slot.deref() }),
+                    MOVE | DEST => {
+                        // SAFETY: as in `lookup`.
+                        let mv = unsafe { descriptor(slot) };
+                        // ORDERING: Acquire (both loads), as in `lookup`; the
+                        // second checks the descriptor still holds the slot.
+                        let entry = mv.entry.load(Ordering::Acquire, guard);
+                        if link.load(Ordering::Acquire, guard) != slot {
+                            continue 'scan;
+                        }
+                        // SAFETY: as in `lookup`.
+                        sink.push(unsafe { entry.deref() });
+                    }
+                    _ => {}
+                }
+            }
+            if load_word(&home.word) == word {
+                return Ok(());
+            }
+            sync::hint();
+        }
+    }
+}
+
+impl<K, V> Table<K, V> {
+    /// With exclusive access: moves every entry this table owns into `sink`
+    /// (live, or frozen and not copied), drops removed ones still in place,
+    /// frees the overflow nodes. Copied entries belong to the next table.
+    ///
+    /// # Safety
+    ///
+    /// No other thread can reach the table, and it is drained once.
+    pub(crate) unsafe fn drain(&self, guard: &Guard, sink: &mut impl FnMut((K, V))) {
+        for bucket in self.buckets.iter() {
+            let link = &bucket.slot;
+            let slot = link.load(Ordering::Relaxed, guard);
+            link.store_private(Shared::null());
+            match slot.tag() {
+                LIVE | FROZEN if !slot.is_null() => {
+                    // SAFETY: exclusive access; this table owns the entry,
+                    // and each slot is visited once.
+                    sink(unsafe { reclaim::take(slot.ptr()) }.into_parts())
+                }
+                // SAFETY: as above; a removed entry still in its slot was
+                // never retired (its releaser retires it when emptying it).
+                DELETED => unsafe { reclaim::destroy(slot.ptr()) },
+                // Empty, copied, or (only after a panic in user code) an
+                // abandoned reservation, which its owner's unwinding freed.
+                _ => {}
+            }
+        }
+        for head in self.overflow.iter() {
+            // SAFETY: the caller's contract.
+            unsafe { overflow::drain(head, guard, sink) };
+        }
+    }
+}
