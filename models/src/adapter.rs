@@ -137,37 +137,3 @@ macro_rules! impl_map_under_test {
 
 impl_map_under_test!(HashMap);
 impl_map_under_test!(HopscotchMap, const H);
-
-/// A deterministic hasher for the model suites: an integer key is its own
-/// hash. loom and shuttle replay schedules, so hashing must not depend on a
-/// per-run seed; and with few buckets every key shares a chain.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct KeyIsHash;
-
-/// The hasher of [`KeyIsHash`].
-#[derive(Debug)]
-pub struct KeyIsHashHasher(u64);
-
-impl core::hash::Hasher for KeyIsHashHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-    fn write_i64(&mut self, n: i64) {
-        self.0 = n as u64;
-    }
-}
-
-impl BuildHasher for KeyIsHash {
-    type Hasher = KeyIsHashHasher;
-    fn build_hasher(&self) -> KeyIsHashHasher {
-        KeyIsHashHasher(0)
-    }
-}

@@ -3,6 +3,8 @@
 //!
 //! - [`adapter`]: the maps under test behind one trait, and [`adapter::exec`]
 //!   to perform a recorded operation on any of them.
+//! - [`harness`]: deterministic hashers and the loom/shuttle runners the
+//!   suites share.
 //! - [`spec`]: what each single-key operation of the map does, as a pure
 //!   function of the key's cell; predicates and closures recorded as data.
 //! - [`history`]: recording (thread, call, return, operation, result) from
@@ -30,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+pub mod harness;
 pub mod history;
 pub mod jsonl;
 pub mod lincheck;

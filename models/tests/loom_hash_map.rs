@@ -13,7 +13,7 @@
 #![cfg(kovan_map_loom)]
 
 use kovan_map::HashMap;
-use kovan_map_models::adapter::KeyIsHash;
+use kovan_map_models::harness::{loom_model as model, KeyIsHash};
 use loom::sync::Arc;
 use loom::thread;
 
@@ -26,12 +26,6 @@ fn map_with(prefix: &[(u64, u64)]) -> Arc<Map> {
         map.insert(key, value);
     }
     Arc::new(map)
-}
-
-fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(bound);
-    builder.check(f);
 }
 
 /// Runs `a` and `b` on two threads over a one-bucket map holding `prefix`,

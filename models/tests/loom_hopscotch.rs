@@ -17,45 +17,15 @@
 #![cfg(kovan_map_loom)]
 
 use kovan_map::HopscotchMap;
+use kovan_map_models::harness::{loom_model as model, KeyIsHash};
 use loom::sync::Arc;
 use loom::thread;
-use std::hash::{BuildHasher, Hasher};
-// Outside the model: counts loom's executions.
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A deterministic hasher (loom replays executions): the key itself.
-#[derive(Clone, Copy, Default)]
-struct Identity;
-
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-impl BuildHasher for Identity {
-    type Hasher = IdentityHasher;
-    fn build_hasher(&self) -> IdentityHasher {
-        IdentityHasher(0)
-    }
-}
-
-/// Four slots, neighbourhoods of two.
-type Map = HopscotchMap<u64, u64, Identity, 2>;
+type Map = HopscotchMap<u64, u64, KeyIsHash, 2>;
 
 /// A 4-slot map holding `prefix`, inserted in order.
 fn map_with(prefix: &[(u64, u64)]) -> Arc<Map> {
-    let map = Map::with_capacity_and_hasher(4, Identity);
+    let map = Map::with_capacity_and_hasher(4, KeyIsHash);
     for &(key, value) in prefix {
         map.insert(key, value);
     }
@@ -68,23 +38,6 @@ fn spawn<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> thread::J
         .stack_size(1 << 20)
         .spawn(f)
         .expect("spawn a model thread")
-}
-
-/// Explores `f` at preemption bound `bound`; prints how many executions.
-fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
-    static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
-    EXECUTIONS.store(0, Ordering::Relaxed);
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(bound);
-    builder.check(move || {
-        EXECUTIONS.fetch_add(1, Ordering::Relaxed);
-        f();
-    });
-    eprintln!(
-        "loom: {} executions at preemption bound {bound}",
-        EXECUTIONS.load(Ordering::Relaxed)
-    );
-    // (`race` runs each scenario twice, so each test prints two lines.)
 }
 
 /// Runs `a` and `b` on two threads over a 4-slot map holding `prefix`, then

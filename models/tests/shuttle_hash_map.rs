@@ -10,47 +10,13 @@
 #![cfg(feature = "shuttle")]
 
 use kovan_map::HashMap;
-use kovan_map_models::adapter::KeyIsHash;
-use shuttle::scheduler::{PctScheduler, RandomScheduler, Scheduler};
+use kovan_map_models::harness::{shuttle_explore as explore, KeyIsHash};
+use kovan_map_models::scenario::Rng;
 use shuttle::sync::Arc;
 use shuttle::thread;
 use std::collections::HashMap as StdMap;
 
 type Map = HashMap<u64, u64, KeyIsHash>;
-
-fn config() -> shuttle::Config {
-    let mut config = shuttle::Config::new();
-    // kovan's `pin` needs more than shuttle's default 32 KiB coroutine stack
-    // in a debug build.
-    config.stack_size = 1 << 20;
-    config
-}
-
-/// Runs `f` under a random scheduler and a PCT scheduler.
-fn explore(iterations: usize, f: impl Fn() + Send + Sync + 'static) {
-    let f = std::sync::Arc::new(f);
-    let g = std::sync::Arc::clone(&f);
-    run(RandomScheduler::new(iterations), move || g());
-    run(PctScheduler::new(3, iterations), move || f());
-}
-
-fn run<S: Scheduler + 'static>(scheduler: S, f: impl Fn() + Send + Sync + 'static) {
-    let runs = shuttle::Runner::new(scheduler, config()).run(f);
-    eprintln!("shuttle: {runs} schedules");
-}
-
-/// A small deterministic generator, one per thread, so that a schedule
-/// replays exactly.
-struct Ops(u64);
-
-impl Ops {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below
-    }
-}
 
 #[test]
 fn private_keys_read_their_own_writes_among_shared_chains() {
@@ -65,12 +31,12 @@ fn private_keys_read_their_own_writes_among_shared_chains() {
             .map(|t| {
                 let map = Arc::clone(&map);
                 thread::spawn(move || {
-                    let mut ops = Ops(0x9E37_79B9 + t * 7919);
+                    let mut ops = Rng::new(0x9E37_79B9 + t * 7919);
                     let mut model = StdMap::new();
                     for step in 0..40u64 {
-                        let key = t * 10 + ops.next(4);
+                        let key = t * 10 + ops.below(4);
                         let value = step * 100 + t;
-                        match ops.next(6) {
+                        match ops.below(6) {
                             0 | 1 => assert_eq!(map.insert(key, value), model.insert(key, value)),
                             2 => assert_eq!(map.remove(&key), model.remove(&key)),
                             3 => assert_eq!(map.get(&key), model.get(&key).copied()),

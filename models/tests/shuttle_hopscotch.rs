@@ -15,98 +15,24 @@
 #![cfg(feature = "shuttle")]
 
 use kovan_map::HopscotchMap;
-use shuttle::scheduler::{PctScheduler, RandomScheduler, Scheduler};
+use kovan_map_models::harness::{shuttle_explore as explore, KeyIsHash, OneHash};
+use kovan_map_models::scenario::Rng;
 use shuttle::sync::Arc;
 use shuttle::thread;
 use std::collections::{BTreeMap, HashMap as StdMap};
-use std::hash::{BuildHasher, Hasher};
-
-/// A deterministic hasher (shuttle replays schedules): the key itself.
-#[derive(Clone, Copy, Default)]
-struct Identity;
-
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-    fn write_i64(&mut self, n: i64) {
-        self.0 = n as u64;
-    }
-}
-
-impl BuildHasher for Identity {
-    type Hasher = IdentityHasher;
-    fn build_hasher(&self) -> IdentityHasher {
-        IdentityHasher(0)
-    }
-}
+use std::hash::BuildHasher;
 
 /// Every key hashes to 0: one home, neighbourhood full after two keys, the
 /// rest in its overflow list.
-#[derive(Clone, Copy, Default)]
-struct OneHash;
-
-impl BuildHasher for OneHash {
-    type Hasher = IdentityHasher;
-    fn build_hasher(&self) -> IdentityHasher {
-        IdentityHasher(0)
-    }
-}
-
-impl OneHash {
-    fn map() -> HopscotchMap<u64, u64, Self, 2> {
-        HopscotchMap::with_capacity_and_hasher(4, OneHash)
-    }
+fn one_hash_map() -> HopscotchMap<u64, u64, OneHash, 2> {
+    HopscotchMap::with_capacity_and_hasher(4, OneHash)
 }
 
 /// Four slots, neighbourhoods of two.
-type Map = HopscotchMap<u64, u64, Identity, 2>;
+type Map = HopscotchMap<u64, u64, KeyIsHash, 2>;
 
 fn tiny() -> Map {
-    Map::with_capacity_and_hasher(4, Identity)
-}
-
-fn config() -> shuttle::Config {
-    let mut config = shuttle::Config::new();
-    // kovan's `pin` needs more than shuttle's default 32 KiB coroutine stack
-    // in a debug build.
-    config.stack_size = 1 << 20;
-    config
-}
-
-/// Runs `f` under a random scheduler and a PCT scheduler.
-fn explore(iterations: usize, f: impl Fn() + Send + Sync + 'static) {
-    let f = std::sync::Arc::new(f);
-    let g = std::sync::Arc::clone(&f);
-    run(RandomScheduler::new(iterations), move || g());
-    run(PctScheduler::new(3, iterations), move || f());
-}
-
-fn run<S: Scheduler + 'static>(scheduler: S, f: impl Fn() + Send + Sync + 'static) {
-    let runs = shuttle::Runner::new(scheduler, config()).run(f);
-    eprintln!("shuttle: {runs} schedules");
-}
-
-/// A small deterministic generator, one per thread, so a schedule replays.
-struct Ops(u64);
-
-impl Ops {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below
-    }
+    Map::with_capacity_and_hasher(4, KeyIsHash)
 }
 
 /// Thread `t` runs `steps` random operations of every kind on its own keys
@@ -117,12 +43,12 @@ where
     M: Ops2,
     F: Fn(u64, u64) -> u64,
 {
-    let mut ops = Ops(0x9E37_79B9 + t * 7919);
+    let mut ops = Rng::new(0x9E37_79B9 + t * 7919);
     let mut model = StdMap::new();
     for step in 0..steps {
-        let key = keys(t, ops.next(per_thread));
+        let key = keys(t, ops.below(per_thread));
         let value = step * 100 + t;
-        match ops.next(8) {
+        match ops.below(8) {
             0 | 1 => assert_eq!(map.insert(key, value), model.insert(key, value)),
             2 | 3 => assert_eq!(map.remove(key), model.remove(&key)),
             4 => assert_eq!(map.get(key), model.get(&key).copied()),
@@ -221,7 +147,7 @@ fn private_keys_in_one_overflow_list_read_their_own_writes() {
     // catch: a lost push, an unlink that drops a live node, a node retired
     // twice, a sealed list that loses or duplicates a key.
     explore(300, || {
-        let map = Arc::new(OneHash::map());
+        let map = Arc::new(one_hash_map());
         let handles: Vec<_> = (0..3u64)
             .map(|t| {
                 let map = Arc::clone(&map);
@@ -401,12 +327,12 @@ fn generated_scenarios_are_linearizable_under_many_schedules() {
     use kovan_map_models::scenario::{Scenario, ScenarioConfig};
     use kovan_map_models::spec::{Key, Value};
 
-    type IMap = HopscotchMap<Key, Value, Identity, 2>;
+    type IMap = HopscotchMap<Key, Value, KeyIsHash, 2>;
     let mut g = quickcheck::Gen::new(16);
     for _ in 0..20 {
         let scenario = Arc::new(Scenario::generate(&mut g, &ScenarioConfig::shuttle()));
         explore(100, move || {
-            let map = Arc::new(IMap::with_capacity_and_hasher(4, Identity));
+            let map = Arc::new(IMap::with_capacity_and_hasher(4, KeyIsHash));
             // Keys outside the scenario's (0..3), in its homes: not recorded,
             // and the checker splits histories by key.
             map.insert(4, -1);

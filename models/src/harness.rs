@@ -1,0 +1,91 @@
+//! What every model suite shares: deterministic hashers, and the loom and
+//! shuttle runners with the settings the maps need.
+
+use core::hash::{BuildHasher, Hasher};
+
+/// A deterministic hasher for the model suites: an integer key is its own
+/// hash. loom and shuttle replay schedules, so hashing must not depend on a
+/// per-run seed; and with few buckets every key shares a chain.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeyIsHash;
+
+/// The hasher of [`KeyIsHash`].
+#[derive(Debug)]
+pub struct KeyIsHashHasher(u64);
+
+impl Hasher for KeyIsHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.0 = n as u64;
+    }
+}
+
+impl BuildHasher for KeyIsHash {
+    type Hasher = KeyIsHashHasher;
+    fn build_hasher(&self) -> KeyIsHashHasher {
+        KeyIsHashHasher(0)
+    }
+}
+
+/// Every key hashes to 0: one home bucket (or one chain) for all keys.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OneHash;
+
+/// The hasher of [`OneHash`]: ignores what it is fed.
+#[derive(Debug)]
+pub struct OneHashHasher;
+
+impl Hasher for OneHashHasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+    fn write(&mut self, _bytes: &[u8]) {}
+}
+
+impl BuildHasher for OneHash {
+    type Hasher = OneHashHasher;
+    fn build_hasher(&self) -> OneHashHasher {
+        OneHashHasher
+    }
+}
+
+/// Runs a loom model with the given preemption bound.
+#[cfg(kovan_map_loom)]
+pub fn loom_model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(bound);
+    builder.check(f);
+}
+
+/// shuttle's configuration for the maps: kovan's `pin` needs more than
+/// shuttle's default 32 KiB coroutine stack in a debug build.
+#[cfg(feature = "shuttle")]
+pub fn shuttle_config() -> shuttle::Config {
+    let mut config = shuttle::Config::new();
+    config.stack_size = 1 << 20;
+    config
+}
+
+/// Runs `f` under `iterations` random schedules, then `iterations` PCT
+/// schedules (depth 3).
+#[cfg(feature = "shuttle")]
+pub fn shuttle_explore(iterations: usize, f: impl Fn() + Send + Sync + 'static) {
+    use shuttle::scheduler::{PctScheduler, RandomScheduler};
+    let f = std::sync::Arc::new(f);
+    let g = std::sync::Arc::clone(&f);
+    let random = shuttle::Runner::new(RandomScheduler::new(iterations), shuttle_config());
+    let runs = random.run(move || g());
+    let pct = shuttle::Runner::new(PctScheduler::new(3, iterations), shuttle_config());
+    let more = pct.run(move || f());
+    eprintln!("shuttle: {runs} random and {more} PCT schedules");
+}
