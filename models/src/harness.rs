@@ -89,3 +89,62 @@ pub fn shuttle_explore(iterations: usize, f: impl Fn() + Send + Sync + 'static) 
     let more = pct.run(move || f());
     eprintln!("shuttle: {runs} random and {more} PCT schedules");
 }
+
+/// Generates `scenarios` random scenarios (shuttle-sized: up to 4 threads
+/// of 8 operations of every kind on 3 keys) and runs each under
+/// [`shuttle_explore`] with `schedules` iterations per scheduler, on a map
+/// from `make` (then `after(&map)` may check what the scenario must not
+/// touch). Every history is checked by the linearizability checker.
+#[cfg(feature = "shuttle")]
+pub fn shuttle_generated_scenarios<M>(
+    scenarios: usize,
+    schedules: usize,
+    make: fn() -> M,
+    after: fn(&M),
+) where
+    M: crate::adapter::MapUnderTest + Send + 'static,
+{
+    use crate::adapter::exec;
+    use crate::history::History;
+    use crate::scenario::{Scenario, ScenarioConfig};
+    use shuttle::sync::Arc;
+    use shuttle::thread;
+
+    let mut g = quickcheck::Gen::new(16);
+    for _ in 0..scenarios {
+        let scenario = Arc::new(Scenario::generate(&mut g, &ScenarioConfig::shuttle()));
+        shuttle_explore(schedules, move || {
+            let map = Arc::new(make());
+            let history = Arc::new(History::for_model());
+            let mut rec = history.recorder(0);
+            for op in &scenario.prefix {
+                rec.record(*op, || exec(&*map, op));
+            }
+            drop(rec);
+            let handles: Vec<_> = scenario
+                .threads
+                .iter()
+                .enumerate()
+                .map(|(i, ops)| {
+                    let (map, history, ops) = (Arc::clone(&map), Arc::clone(&history), ops.clone());
+                    thread::spawn(move || {
+                        let mut rec = history.recorder(i as u64 + 1);
+                        for op in &ops {
+                            rec.record(*op, || exec(&*map, op));
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.join().expect("a scenario thread panicked");
+            }
+            let mut rec = history.recorder(0);
+            for op in &scenario.suffix {
+                rec.record(*op, || exec(&*map, op));
+            }
+            drop(rec);
+            crate::lincheck::assert_linearizable(&history.operations());
+            after(&map);
+        });
+    }
+}

@@ -169,49 +169,15 @@ fn generated_scenarios_are_linearizable_under_many_schedules() {
     // and 100 PCT schedules; every history is checked against the spec.
     // Would catch: any single-key operation that is not linearizable in a
     // schedule shuttle reaches.
-    use kovan_map_models::adapter::exec;
-    use kovan_map_models::history::History;
-    use kovan_map_models::lincheck;
-    use kovan_map_models::scenario::{Scenario, ScenarioConfig};
+    use kovan_map_models::harness::shuttle_generated_scenarios;
     use kovan_map_models::spec::{Key, Value};
 
-    type IMap = HashMap<Key, Value, KeyIsHash>;
-    let mut g = quickcheck::Gen::new(16);
-    for _ in 0..20 {
-        let scenario = Arc::new(Scenario::generate(&mut g, &ScenarioConfig::shuttle()));
-        explore(100, move || {
-            let map = Arc::new(IMap::with_capacity_and_hasher(1, KeyIsHash));
-            let history = std::sync::Arc::new(History::for_model());
-            let mut rec = history.recorder(0);
-            for op in &scenario.prefix {
-                rec.record(*op, || exec(&*map, op));
-            }
-            drop(rec);
-            let handles: Vec<_> = scenario
-                .threads
-                .iter()
-                .enumerate()
-                .map(|(i, ops)| {
-                    let (map, history, ops) = (Arc::clone(&map), history.clone(), ops.clone());
-                    thread::spawn(move || {
-                        let mut rec = history.recorder(i as u64 + 1);
-                        for op in &ops {
-                            rec.record(*op, || exec(&*map, op));
-                        }
-                    })
-                })
-                .collect();
-            for handle in handles {
-                handle.join().unwrap();
-            }
-            let mut rec = history.recorder(0);
-            for op in &scenario.suffix {
-                rec.record(*op, || exec(&*map, op));
-            }
-            drop(rec);
-            lincheck::assert_linearizable(&history.operations());
-        });
-    }
+    shuttle_generated_scenarios(
+        20,
+        100,
+        || HashMap::<Key, Value, KeyIsHash>::with_capacity_and_hasher(1, KeyIsHash),
+        |_| {},
+    );
 }
 
 /// A key whose equality panics when a replacement's key (generation 2) is

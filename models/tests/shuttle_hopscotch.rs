@@ -321,53 +321,24 @@ fn generated_scenarios_are_linearizable_under_many_schedules() {
     // shrink; every history is checked against the sequential spec. Would
     // catch: any single-key operation that is not linearizable in a
     // schedule shuttle reaches.
-    use kovan_map_models::adapter::exec;
-    use kovan_map_models::history::History;
-    use kovan_map_models::lincheck;
-    use kovan_map_models::scenario::{Scenario, ScenarioConfig};
+    use kovan_map_models::harness::shuttle_generated_scenarios;
     use kovan_map_models::spec::{Key, Value};
 
     type IMap = HopscotchMap<Key, Value, KeyIsHash, 2>;
-    let mut g = quickcheck::Gen::new(16);
-    for _ in 0..20 {
-        let scenario = Arc::new(Scenario::generate(&mut g, &ScenarioConfig::shuttle()));
-        explore(100, move || {
-            let map = Arc::new(IMap::with_capacity_and_hasher(4, KeyIsHash));
-            // Keys outside the scenario's (0..3), in its homes: not recorded,
-            // and the checker splits histories by key.
+    shuttle_generated_scenarios(
+        20,
+        100,
+        || {
+            let map = IMap::with_capacity_and_hasher(4, KeyIsHash);
+            // Keys outside the scenario's (0..3), in its homes: not
+            // recorded, and the checker splits histories by key.
             map.insert(4, -1);
             map.insert(5, -1);
-            let history = std::sync::Arc::new(History::for_model());
-            let mut rec = history.recorder(0);
-            for op in &scenario.prefix {
-                rec.record(*op, || exec(&*map, op));
-            }
-            drop(rec);
-            let handles: Vec<_> = scenario
-                .threads
-                .iter()
-                .enumerate()
-                .map(|(i, ops)| {
-                    let (map, history, ops) = (Arc::clone(&map), history.clone(), ops.clone());
-                    thread::spawn(move || {
-                        let mut rec = history.recorder(i as u64 + 1);
-                        for op in &ops {
-                            rec.record(*op, || exec(&*map, op));
-                        }
-                    })
-                })
-                .collect();
-            for handle in handles {
-                handle.join().unwrap();
-            }
-            let mut rec = history.recorder(0);
-            for op in &scenario.suffix {
-                rec.record(*op, || exec(&*map, op));
-            }
-            drop(rec);
-            lincheck::assert_linearizable(&history.operations());
+            map
+        },
+        |map| {
             assert_eq!(map.get(&4), Some(-1));
             assert_eq!(map.get(&5), Some(-1));
-        });
-    }
+        },
+    );
 }
