@@ -80,7 +80,9 @@ extern crate alloc;
 mod error;
 pub mod hash_map;
 pub mod hopscotch;
+mod payload;
 mod reclaim;
+mod std_traits;
 mod sync;
 
 pub use error::CapacityError;

@@ -10,52 +10,10 @@ mod common;
 
 use common::FewHashes;
 use kovan_map::HopscotchMap;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-/// The system allocator, counting the bytes currently allocated.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards every call to `System` unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract, passed on.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as above.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as above.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            LIVE_BYTES.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        new
-    }
-}
+use counting_alloc::{live_bytes, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -71,14 +29,14 @@ fn reclaim() {
 fn five_thousand_keys_with_one_hash_cost_at_most_two_hundred_bytes_each() {
     const KEYS: u64 = 5_000;
     reclaim();
-    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let before = live_bytes();
     let map: HopscotchMap<u64, u64, FewHashes> =
         HopscotchMap::with_capacity_and_hasher(64, FewHashes::new(1));
     for key in 0..KEYS {
         assert_eq!(map.insert(key, key * 3), None);
     }
     reclaim();
-    let bytes = LIVE_BYTES.load(Ordering::Relaxed) - before;
+    let bytes = live_bytes() - before;
     let per_key = bytes as f64 / KEYS as f64;
     eprintln!(
         "{KEYS} keys of one hash: {bytes} bytes live, {per_key:.1} bytes a key, table of {} slots",
@@ -100,7 +58,7 @@ fn five_thousand_keys_with_one_hash_cost_at_most_two_hundred_bytes_each() {
     );
     drop(map);
     reclaim();
-    let after = LIVE_BYTES.load(Ordering::Relaxed) - before;
+    let after = live_bytes() - before;
     assert!(
         after < 64 * 1024,
         "{after} bytes still allocated after the map was dropped"

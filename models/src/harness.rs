@@ -67,6 +67,54 @@ pub fn loom_model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
+/// Runs `a` and `b` on two spawned loom threads over the map `make`
+/// builds, then `check(map, a's answer, b's answer)` after both joined.
+///
+/// Each scenario is explored twice, with the threads spawned in both
+/// orders: loom 0.7's DPOR tracks only the *last* access to each atomic, so
+/// a thread that loads a word and then CASes it hides another thread's
+/// earlier load of it, and one order can miss interleavings the other
+/// reaches (docs/verification.md). Model threads get a 1 MiB stack (the
+/// migration paths of the hopscotch map are deep).
+#[cfg(kovan_map_loom)]
+pub fn loom_race<M, RA, RB>(
+    bound: usize,
+    make: impl Fn() -> M + Copy + Send + Sync + 'static,
+    a: fn(&M) -> RA,
+    b: fn(&M) -> RB,
+    check: fn(&M, RA, RB),
+) where
+    M: Send + Sync + 'static,
+    RA: Send + 'static,
+    RB: Send + 'static,
+{
+    use loom::sync::Arc;
+    fn spawn<R: Send + 'static>(
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> loom::thread::JoinHandle<R> {
+        loom::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(f)
+            .expect("spawn a model thread")
+    }
+    for a_first in [true, false] {
+        loom_model(bound, move || {
+            let map = Arc::new(make());
+            let (ma, mb) = (Arc::clone(&map), Arc::clone(&map));
+            let (ra, rb) = if a_first {
+                let ta = spawn(move || a(&ma));
+                let tb = spawn(move || b(&mb));
+                (ta.join().unwrap(), tb.join().unwrap())
+            } else {
+                let tb = spawn(move || b(&mb));
+                let ta = spawn(move || a(&ma));
+                (ta.join().unwrap(), tb.join().unwrap())
+            };
+            check(&map, ra, rb);
+        });
+    }
+}
+
 /// shuttle's configuration for the maps: kovan's `pin` needs more than
 /// shuttle's default 32 KiB coroutine stack in a debug build.
 #[cfg(feature = "shuttle")]

@@ -13,56 +13,28 @@
 #![cfg(kovan_map_loom)]
 
 use kovan_map::HashMap;
-use kovan_map_models::harness::{loom_model as model, KeyIsHash};
-use loom::sync::Arc;
-use loom::thread;
+use kovan_map_models::harness::{loom_race, KeyIsHash};
 
 type Map = HashMap<u64, u64, KeyIsHash>;
 
 /// A one-bucket map holding `prefix`.
-fn map_with(prefix: &[(u64, u64)]) -> Arc<Map> {
+fn map_with(prefix: &[(u64, u64)]) -> Map {
     let map = Map::with_capacity_and_hasher(1, KeyIsHash);
     for &(key, value) in prefix {
         map.insert(key, value);
     }
-    Arc::new(map)
+    map
 }
 
-/// Runs `a` and `b` on two threads over a one-bucket map holding `prefix`,
-/// then `check(map, a's answer, b's answer)` after both joined.
-///
-/// Each scenario is explored twice, once with `a` on the model's main thread
-/// and once with `b` there. loom's DPOR tracks only the *last* access to each
-/// atomic, so a thread that loads a word and then CASes it hides another
-/// thread's earlier load of that word from the race detector (a three-line
-/// reproduction is in docs/verification.md); swapping the roles recovers the
-/// interleavings that one order misses.
-fn race<RA, RB>(
+/// [`loom_race`] over a map holding `prefix`.
+fn race<RA: Send + 'static, RB: Send + 'static>(
     bound: usize,
     prefix: &'static [(u64, u64)],
     a: fn(&Map) -> RA,
     b: fn(&Map) -> RB,
     check: fn(&Map, RA, RB),
-) where
-    RA: Send + 'static,
-    RB: Send + 'static,
-{
-    model(bound, move || {
-        let map = map_with(prefix);
-        let other = Arc::clone(&map);
-        let t = thread::spawn(move || b(&other));
-        let ra = a(&map);
-        let rb = t.join().unwrap();
-        check(&map, ra, rb);
-    });
-    model(bound, move || {
-        let map = map_with(prefix);
-        let other = Arc::clone(&map);
-        let t = thread::spawn(move || a(&other));
-        let rb = b(&map);
-        let ra = t.join().unwrap();
-        check(&map, ra, rb);
-    });
+) {
+    loom_race(bound, move || map_with(prefix), a, b, check);
 }
 
 #[test]

@@ -17,62 +17,28 @@
 #![cfg(kovan_map_loom)]
 
 use kovan_map::HopscotchMap;
-use kovan_map_models::harness::{loom_model as model, KeyIsHash};
-use loom::sync::Arc;
-use loom::thread;
+use kovan_map_models::harness::{loom_race, KeyIsHash};
 
 type Map = HopscotchMap<u64, u64, KeyIsHash, 2>;
 
 /// A 4-slot map holding `prefix`, inserted in order.
-fn map_with(prefix: &[(u64, u64)]) -> Arc<Map> {
+fn map_with(prefix: &[(u64, u64)]) -> Map {
     let map = Map::with_capacity_and_hasher(4, KeyIsHash);
     for &(key, value) in prefix {
         map.insert(key, value);
     }
-    Arc::new(map)
+    map
 }
 
-/// Spawned model threads get a 1 MiB stack (the migration paths are deep).
-fn spawn<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> thread::JoinHandle<R> {
-    thread::Builder::new()
-        .stack_size(1 << 20)
-        .spawn(f)
-        .expect("spawn a model thread")
-}
-
-/// Runs `a` and `b` on two threads over a 4-slot map holding `prefix`, then
-/// `check(map, a's answer, b's answer)` after both joined.
-///
-/// Each scenario is explored twice, with the threads spawned in both orders:
-/// loom's DPOR tracks only the *last* access to each atomic (see
-/// docs/verification.md), so one order can hide interleavings the other
-/// reaches.
-fn race<RA, RB>(
+/// [`loom_race`] over a map holding `prefix`.
+fn race<RA: Send + 'static, RB: Send + 'static>(
     bound: usize,
     prefix: &'static [(u64, u64)],
     a: fn(&Map) -> RA,
     b: fn(&Map) -> RB,
     check: fn(&Map, RA, RB),
-) where
-    RA: Send + 'static,
-    RB: Send + 'static,
-{
-    for a_first in [true, false] {
-        model(bound, move || {
-            let map = map_with(prefix);
-            let (ma, mb) = (Arc::clone(&map), Arc::clone(&map));
-            let (ra, rb) = if a_first {
-                let ta = spawn(move || a(&ma));
-                let tb = spawn(move || b(&mb));
-                (ta.join().unwrap(), tb.join().unwrap())
-            } else {
-                let tb = spawn(move || b(&mb));
-                let ta = spawn(move || a(&ma));
-                (ta.join().unwrap(), tb.join().unwrap())
-            };
-            check(&map, ra, rb);
-        });
-    }
+) {
+    loom_race(bound, move || map_with(prefix), a, b, check);
 }
 
 /// Keys 0 (home 0, slot 0) and 1 (home 1, slot 1): home 0's neighbourhood

@@ -33,8 +33,9 @@
 //!
 //! [`sync::UnsafeCell`]: crate::sync::UnsafeCell
 
+use crate::payload::{Carrier, Payload};
 use crate::reclaim::{self, Guard, Header, Link, Shared};
-use crate::sync::{self, Ordering, UnsafeCell};
+use crate::sync::{self, Ordering};
 use core::borrow::Borrow;
 use core::ops::ControlFlow;
 
@@ -53,59 +54,49 @@ pub(crate) const FROZEN: usize = 0b100;
 #[repr(C)]
 pub(crate) struct Node<K, V> {
     header: Header,
-    hash: UnsafeCell<u64>,
-    key: UnsafeCell<K>,
-    value: UnsafeCell<V>,
+    payload: Payload<K, V>,
     pub(crate) next: Link<Node<K, V>>,
 }
 
 // SAFETY: a node owns its key and value; sending it sends them.
 unsafe impl<K: Send, V: Send> Send for Node<K, V> {}
-// SAFETY: shared nodes hand out `&K` and `&V` only (the cells are written
+// SAFETY: shared nodes hand out `&K` and `&V` only (the payload is written
 // once, before publication), and any thread may drop a retired node.
 unsafe impl<K: Send + Sync, V: Send + Sync> Sync for Node<K, V> {}
 
-impl<K, V> Node<K, V> {
-    pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
+impl<K: 'static, V: 'static> Carrier for Node<K, V> {
+    type Key = K;
+    type Value = V;
+
+    fn wrap(payload: Payload<K, V>) -> Self {
         Self {
             header: Header::new(),
-            hash: UnsafeCell::new(hash),
-            key: UnsafeCell::new(key),
-            value: UnsafeCell::new(value),
+            payload,
             next: Link::null(),
         }
     }
 
-    #[inline]
-    pub(crate) fn hash(&self) -> u64 {
-        // SAFETY: written only by `new`, before the node was published.
-        self.hash.with(|p| unsafe { *p })
+    fn unwrap(self) -> Payload<K, V> {
+        self.payload
     }
 
-    #[inline]
-    pub(crate) fn key(&self) -> &K {
-        // SAFETY: as in `hash`; the reference lives no longer than `self`.
-        self.key.with(|p| unsafe { &*p })
+    fn payload(&self) -> &Payload<K, V> {
+        &self.payload
     }
+}
 
-    #[inline]
-    pub(crate) fn value(&self) -> &V {
-        // SAFETY: as in `hash`.
-        self.value.with(|p| unsafe { &*p })
-    }
-
-    #[inline]
-    pub(crate) fn matches<Q>(&self, hash: u64, key: &Q) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
-        self.hash() == hash && self.key().borrow() == key
-    }
-
+impl<K, V> Node<K, V> {
     /// The key and value of a node this thread owns.
     pub(crate) fn into_parts(self) -> (K, V) {
-        (self.key.into_inner(), self.value.into_inner())
+        self.payload.into_parts()
+    }
+}
+
+impl<K, V> core::ops::Deref for Node<K, V> {
+    type Target = Payload<K, V>;
+
+    fn deref(&self) -> &Payload<K, V> {
+        &self.payload
     }
 }
 

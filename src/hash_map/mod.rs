@@ -17,13 +17,13 @@ mod list;
 
 pub use iter::{IntoIter, Iter, Keys, Values};
 
+use crate::payload::Pending;
 use crate::reclaim::{self, Guard, Link, Shared};
 use crate::sync::{self, AtomicIsize, Ordering};
 use crate::{CapacityError, DefaultHashBuilder};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::borrow::Borrow;
-use core::fmt;
 use core::hash::{BuildHasher, Hash};
 use list::{Node, Search, DELETED, REPLACED};
 
@@ -220,93 +220,18 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     }
 }
 
-/// A key and value an insert carries across its attempts, allocated into a
-/// node the first time an attempt needs one, so that a retry neither
-/// reallocates nor needs `K: Clone`.
-struct Pending<K: 'static, V: 'static> {
-    state: PendingState<K, V>,
+/// The pending node of a chain insert, with `next` as its successor.
+fn pending_node<K: 'static, V: 'static>(
+    pending: &mut Pending<Node<K, V>>,
+    hash: u64,
+    next: Shared<'_, Node<K, V>>,
+) -> *mut Node<K, V> {
+    let node = pending.node(hash);
+    // SAFETY: the node is private to this call until a CAS publishes it.
+    unsafe { (*node).next.store_private(next) };
+    node
 }
 
-enum PendingState<K, V> {
-    Parts { key: K, value: Option<V> },
-    Built(*mut Node<K, V>),
-    Gone,
-}
-
-impl<K: 'static, V: 'static> Pending<K, V> {
-    fn new(key: K, value: Option<V>) -> Self {
-        Self {
-            state: PendingState::Parts { key, value },
-        }
-    }
-
-    fn key(&self) -> &K {
-        match &self.state {
-            PendingState::Parts { key, .. } => key,
-            // SAFETY: a built node is owned by this call until published.
-            PendingState::Built(node) => unsafe { (**node).key() },
-            PendingState::Gone => unreachable!("pending node used after publication"),
-        }
-    }
-
-    fn has_value(&self) -> bool {
-        !matches!(&self.state, PendingState::Parts { value: None, .. })
-    }
-
-    /// Replaces the value (a `compute` retry computed a new one).
-    fn set_value(&mut self, new: V) {
-        let state = core::mem::replace(&mut self.state, PendingState::Gone);
-        let key = match state {
-            PendingState::Parts { key, .. } => key,
-            // SAFETY: never published, owned by this call.
-            PendingState::Built(node) => unsafe { reclaim::take(node) }.into_parts().0,
-            PendingState::Gone => unreachable!("pending node used after publication"),
-        };
-        self.state = PendingState::Parts {
-            key,
-            value: Some(new),
-        };
-    }
-
-    /// The node, allocated on first use, with `next` as its successor.
-    fn node(&mut self, hash: u64, next: Shared<'_, Node<K, V>>) -> *mut Node<K, V> {
-        let state = core::mem::replace(&mut self.state, PendingState::Gone);
-        let node = match state {
-            PendingState::Parts {
-                key,
-                value: Some(value),
-            } => reclaim::alloc(Node::new(hash, key, value)),
-            PendingState::Built(node) => node,
-            PendingState::Parts { value: None, .. } | PendingState::Gone => {
-                unreachable!("pending node built without a value")
-            }
-        };
-        // SAFETY: the node is private to this call until a CAS publishes it.
-        unsafe { (*node).next.store_private(next) };
-        self.state = PendingState::Built(node);
-        node
-    }
-
-    /// The node was published: it belongs to the map now. Called right
-    /// after the publishing CAS, before any code that could panic (a user
-    /// `Eq` in the clean-up, a destructor run by the reclaimer), so an
-    /// unwinding call never frees a node the map holds.
-    fn published(&mut self) {
-        self.state = PendingState::Gone;
-    }
-}
-
-impl<K: 'static, V: 'static> Drop for Pending<K, V> {
-    fn drop(&mut self) {
-        if let PendingState::Built(node) = self.state {
-            // SAFETY: never published, so no other thread saw it.
-            unsafe { reclaim::destroy(node) };
-        }
-    }
-}
-
-// Reads retire nothing, so they need no `Send`: a map of `!Send` values
-// can still be read on the thread that owns it.
 impl<K, V, S> HashMap<K, V, S>
 where
     K: Hash + Eq + 'static,
@@ -336,7 +261,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        list::lookup(self.bucket(hash), hash, key, guard).map(Node::value)
+        list::lookup(self.bucket(hash), hash, key, guard).map(|node| node.value())
     }
 
     /// The value of `key`, cloned.
@@ -400,7 +325,7 @@ where
             let guard = reclaim::pin();
             match list::search(bucket, hash, pending.key(), &guard) {
                 Search::Absent { head } => {
-                    let node = Shared::from_owned(pending.node(hash, head), &guard);
+                    let node = Shared::from_owned(pending_node(&mut pending, hash, head), &guard);
                     // ORDERING: AcqRel. Release publishes the node's payload
                     // to readers that acquire the bucket; Acquire pairs with
                     // the CAS that last wrote the head.
@@ -431,12 +356,12 @@ where
         pred: &'g Link<Node<K, V>>,
         node: Shared<'g, Node<K, V>>,
         next: Shared<'g, Node<K, V>>,
-        pending: &mut Pending<K, V>,
+        pending: &mut Pending<Node<K, V>>,
         guard: &'g Guard,
     ) -> Option<(&'g V, &'g Node<K, V>)> {
         // SAFETY: `node` came from a search under `guard`.
         let old = unsafe { node.deref() };
-        let new = Shared::from_owned(pending.node(old.hash(), next), guard);
+        let new = Shared::from_owned(pending_node(pending, old.hash(), next), guard);
         // ORDERING: AcqRel. Release publishes the replacement's payload to
         // readers that acquire `node.next`; Acquire pairs with the write of
         // `next` it replaces.
@@ -579,7 +504,7 @@ where
                         let make = make.take().expect("value made once");
                         pending.set_value(make());
                     }
-                    let node = pending.node(hash, head);
+                    let node = pending_node(&mut pending, hash, head);
                     let shared = Shared::from_owned(node, &guard);
                     // ORDERING: AcqRel, as in `insert`.
                     // LINEARIZATION(insert_if_absent): the push of the key.
@@ -790,7 +715,7 @@ where
                     None => return None,
                     Some(value) => {
                         pending.set_value(value);
-                        let node = pending.node(hash, head);
+                        let node = pending_node(&mut pending, hash, head);
                         let shared = Shared::from_owned(node, &guard);
                         // ORDERING: AcqRel, as in `insert`.
                         // LINEARIZATION(compute): the push of an absent key.
@@ -844,15 +769,7 @@ impl<K: 'static, V: 'static, S> Drop for HashMap<K, V, S> {
     }
 }
 
-impl<K, V, S> fmt::Debug for HashMap<K, V, S>
-where
-    K: Clone + fmt::Debug + 'static,
-    V: Clone + fmt::Debug + 'static,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
-    }
-}
+crate::std_traits::impl_std_traits!(HashMap);
 
 impl<K, V, S> Clone for HashMap<K, V, S>
 where
@@ -868,51 +785,6 @@ where
             copy.insert(key, value);
         }
         copy
-    }
-}
-
-impl<K, V, S> PartialEq for HashMap<K, V, S>
-where
-    K: Hash + Eq + Send + Clone + 'static,
-    V: Send + Clone + PartialEq + 'static,
-    S: BuildHasher,
-{
-    /// Equal entries. Meaningful when neither map is written meanwhile.
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len()
-            && self
-                .iter()
-                .all(|(key, value)| other.get(&key).is_some_and(|v| v == value))
-    }
-}
-
-impl<K, V, S> Eq for HashMap<K, V, S>
-where
-    K: Hash + Eq + Send + Clone + 'static,
-    V: Send + Clone + Eq + 'static,
-    S: BuildHasher,
-{
-}
-
-impl<K, V, S> Extend<(K, V)> for HashMap<K, V, S>
-where
-    K: Hash + Eq + Send + 'static,
-    V: Send + Clone + 'static,
-    S: BuildHasher,
-{
-    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
-        HashMap::extend(&*self, iter);
-    }
-}
-
-impl<'a, K, V, S> Extend<(&'a K, &'a V)> for HashMap<K, V, S>
-where
-    K: Hash + Eq + Send + Copy + 'static,
-    V: Send + Copy + 'static,
-    S: BuildHasher,
-{
-    fn extend<I: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: I) {
-        HashMap::extend(&*self, iter.into_iter().map(|(k, v)| (*k, *v)));
     }
 }
 

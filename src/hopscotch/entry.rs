@@ -30,9 +30,9 @@
 //! * A [`Move`] appears in at most two slots (its source and destination)
 //!   and is retired by the thread whose CAS took it out of the last of them.
 
+use crate::payload::{Carrier, Payload};
 use crate::reclaim::{self, Guard, Header, Link, Shared};
 use crate::sync::UnsafeCell;
-use core::borrow::Borrow;
 
 /// Tag: an entry committed and present (or, with a null pointer, an empty slot).
 pub(crate) const LIVE: usize = 0;
@@ -56,58 +56,48 @@ pub(crate) const COPIED: usize = 7;
 #[repr(C)]
 pub(crate) struct Entry<K, V> {
     header: Header,
-    hash: UnsafeCell<u64>,
-    key: UnsafeCell<K>,
-    value: UnsafeCell<V>,
+    payload: Payload<K, V>,
 }
 
 // SAFETY: an entry owns its key and value; sending it sends them.
 unsafe impl<K: Send, V: Send> Send for Entry<K, V> {}
-// SAFETY: shared entries hand out `&K` and `&V` only (the cells are written
+// SAFETY: shared entries hand out `&K` and `&V` only (the payload is written
 // once, before another thread can dereference the entry), and any thread may
 // drop a retired entry.
 unsafe impl<K: Send + Sync, V: Send + Sync> Sync for Entry<K, V> {}
 
-impl<K, V> Entry<K, V> {
-    pub(crate) fn new(hash: u64, key: K, value: V) -> Self {
+impl<K: 'static, V: 'static> Carrier for Entry<K, V> {
+    type Key = K;
+    type Value = V;
+
+    fn wrap(payload: Payload<K, V>) -> Self {
         Self {
             header: Header::new(),
-            hash: UnsafeCell::new(hash),
-            key: UnsafeCell::new(key),
-            value: UnsafeCell::new(value),
+            payload,
         }
     }
 
-    #[inline]
-    pub(crate) fn hash(&self) -> u64 {
-        // SAFETY: written only by `new`, before the entry was shared.
-        self.hash.with(|p| unsafe { *p })
+    fn unwrap(self) -> Payload<K, V> {
+        self.payload
     }
 
-    #[inline]
-    pub(crate) fn key(&self) -> &K {
-        // SAFETY: as in `hash`; the reference lives no longer than `self`.
-        self.key.with(|p| unsafe { &*p })
+    fn payload(&self) -> &Payload<K, V> {
+        &self.payload
     }
+}
 
-    #[inline]
-    pub(crate) fn value(&self) -> &V {
-        // SAFETY: as in `hash`.
-        self.value.with(|p| unsafe { &*p })
-    }
-
-    #[inline]
-    pub(crate) fn matches<Q>(&self, hash: u64, key: &Q) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
-        self.hash() == hash && self.key().borrow() == key
-    }
-
-    /// The key and value of an entry this thread owns.
+impl<K, V> Entry<K, V> {
+    /// The key and value of a node this thread owns.
     pub(crate) fn into_parts(self) -> (K, V) {
-        (self.key.into_inner(), self.value.into_inner())
+        self.payload.into_parts()
+    }
+}
+
+impl<K, V> core::ops::Deref for Entry<K, V> {
+    type Target = Payload<K, V>;
+
+    fn deref(&self) -> &Payload<K, V> {
+        &self.payload
     }
 }
 

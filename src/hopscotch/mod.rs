@@ -31,13 +31,13 @@ mod table;
 
 pub use iter::{HopscotchIntoIter, HopscotchIter, HopscotchKeys, HopscotchValues};
 
+use crate::payload::Pending;
 use crate::reclaim::{self, Guard, Link, Shared};
 use crate::sync::{self, AtomicIsize, Ordering};
 use crate::{CapacityError, DefaultHashBuilder};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::borrow::Borrow;
-use core::fmt;
 use core::hash::{BuildHasher, Hash};
 use entry::{Entry, DELETED, PENDING};
 use table::{Found, Lookup, Place, Reserve, Search, Table, BITMAP, MAX_NEIGHBOURHOOD, OVERFLOW};
@@ -274,89 +274,6 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
     }
 }
 
-/// A key and value an insert carries across its attempts, allocated into an
-/// entry the first time an attempt needs one, so that a retry neither
-/// reallocates nor needs `K: Clone`.
-struct Pending<K: 'static, V: 'static> {
-    state: PendingState<K, V>,
-}
-
-enum PendingState<K, V> {
-    Parts { key: K, value: Option<V> },
-    Built(*mut Entry<K, V>),
-    Gone,
-}
-
-impl<K: 'static, V: 'static> Pending<K, V> {
-    fn new(key: K, value: Option<V>) -> Self {
-        Self {
-            state: PendingState::Parts { key, value },
-        }
-    }
-
-    fn key(&self) -> &K {
-        match &self.state {
-            PendingState::Parts { key, .. } => key,
-            // SAFETY: a built entry is owned by this call until committed,
-            // and nobody dereferences an uncommitted reservation.
-            PendingState::Built(entry) => unsafe { (**entry).key() },
-            PendingState::Gone => unreachable!("pending entry used after publication"),
-        }
-    }
-
-    fn has_value(&self) -> bool {
-        !matches!(&self.state, PendingState::Parts { value: None, .. })
-    }
-
-    /// Replaces the value (a `compute` retry computed a new one).
-    fn set_value(&mut self, new: V) {
-        let state = core::mem::replace(&mut self.state, PendingState::Gone);
-        let key = match state {
-            PendingState::Parts { key, .. } => key,
-            // SAFETY: never committed, and no longer in any slot (a
-            // reservation is withdrawn before its attempt gives up), so this
-            // call owns it; other threads only ever compared its address.
-            PendingState::Built(entry) => unsafe { reclaim::take(entry) }.into_parts().0,
-            PendingState::Gone => unreachable!("pending entry used after publication"),
-        };
-        self.state = PendingState::Parts {
-            key,
-            value: Some(new),
-        };
-    }
-
-    /// The entry, allocated on first use.
-    fn entry(&mut self, hash: u64) -> *mut Entry<K, V> {
-        let state = core::mem::replace(&mut self.state, PendingState::Gone);
-        let entry = match state {
-            PendingState::Parts {
-                key,
-                value: Some(value),
-            } => reclaim::alloc(Entry::new(hash, key, value)),
-            PendingState::Built(entry) => entry,
-            PendingState::Parts { value: None, .. } | PendingState::Gone => {
-                unreachable!("pending entry built without a value")
-            }
-        };
-        self.state = PendingState::Built(entry);
-        entry
-    }
-
-    /// The entry was committed: it belongs to the map now.
-    fn published(&mut self) {
-        self.state = PendingState::Gone;
-    }
-}
-
-impl<K: 'static, V: 'static> Drop for Pending<K, V> {
-    fn drop(&mut self) {
-        if let PendingState::Built(entry) = self.state {
-            // SAFETY: never committed and in no slot; see `set_value`.
-            unsafe { reclaim::destroy(entry) };
-        }
-    }
-}
-
 /// How a conditional insert ended.
 enum Claim<R, V> {
     Inserted(R),
@@ -541,11 +458,11 @@ where
     fn replace<'g>(
         &self,
         found: &Found<'g, K, V>,
-        pending: &mut Pending<K, V>,
+        pending: &mut Pending<Entry<K, V>>,
         hash: u64,
         guard: &'g Guard,
     ) -> Option<&'g V> {
-        let new = Shared::from_owned(pending.entry(hash), guard);
+        let new = Shared::from_owned(pending.node(hash), guard);
         let old = found.entry();
         // ORDERING: AcqRel. Release publishes the new entry's payload to
         // readers that acquire the slot; Acquire pairs with the CAS that put
@@ -607,11 +524,11 @@ where
         table: &'g Table<K, V>,
         hash: u64,
         word: u64,
-        pending: &mut Pending<K, V>,
+        pending: &mut Pending<Entry<K, V>>,
         guard: &'g Guard,
     ) -> Option<Shared<'g, Entry<K, V>>> {
         let h = table.home_of(hash);
-        let entry = Shared::from_owned(pending.entry(hash), guard);
+        let entry = Shared::from_owned(pending.node(hash), guard);
         // SAFETY: this thread allocated the entry under `guard`.
         let key = unsafe { entry.deref() }.key();
         if word & OVERFLOW != 0 {
@@ -989,7 +906,7 @@ where
                         }
                         Some(value) => {
                             pending.set_value(value);
-                            let new = Shared::from_owned(pending.entry(hash), &guard);
+                            let new = Shared::from_owned(pending.node(hash), &guard);
                             if self.replace(&found, &mut pending, hash, &guard).is_some() {
                                 // SAFETY: published by this thread under `guard`.
                                 return Some(unsafe { new.deref() }.value().clone());
@@ -1107,15 +1024,7 @@ impl<K: 'static, V: 'static, S, const H: usize> Drop for HopscotchMap<K, V, S, H
     }
 }
 
-impl<K, V, S, const H: usize> fmt::Debug for HopscotchMap<K, V, S, H>
-where
-    K: Clone + fmt::Debug + 'static,
-    V: Clone + fmt::Debug + 'static,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
-    }
-}
+crate::std_traits::impl_std_traits!(HopscotchMap, const H);
 
 impl<K, V, S, const H: usize> Clone for HopscotchMap<K, V, S, H>
 where
@@ -1131,51 +1040,6 @@ where
             copy.insert(key, value);
         }
         copy
-    }
-}
-
-impl<K, V, S, const H: usize> PartialEq for HopscotchMap<K, V, S, H>
-where
-    K: Hash + Eq + Send + Clone + 'static,
-    V: Send + Clone + PartialEq + 'static,
-    S: BuildHasher,
-{
-    /// Equal entries. Meaningful when neither map is written meanwhile.
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len()
-            && self
-                .iter()
-                .all(|(key, value)| other.get(&key).is_some_and(|v| v == value))
-    }
-}
-
-impl<K, V, S, const H: usize> Eq for HopscotchMap<K, V, S, H>
-where
-    K: Hash + Eq + Send + Clone + 'static,
-    V: Send + Clone + Eq + 'static,
-    S: BuildHasher,
-{
-}
-
-impl<K, V, S, const H: usize> Extend<(K, V)> for HopscotchMap<K, V, S, H>
-where
-    K: Hash + Eq + Send + 'static,
-    V: Send + Clone + 'static,
-    S: BuildHasher,
-{
-    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
-        HopscotchMap::extend(&*self, iter);
-    }
-}
-
-impl<'a, K, V, S, const H: usize> Extend<(&'a K, &'a V)> for HopscotchMap<K, V, S, H>
-where
-    K: Hash + Eq + Send + Copy + 'static,
-    V: Send + Copy + 'static,
-    S: BuildHasher,
-{
-    fn extend<I: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: I) {
-        HopscotchMap::extend(&*self, iter.into_iter().map(|(k, v)| (*k, *v)));
     }
 }
 
