@@ -82,7 +82,7 @@ pub mod hash_map;
 pub mod hopscotch;
 mod payload;
 mod reclaim;
-mod std_traits;
+mod shared_api;
 mod sync;
 
 pub use error::CapacityError;

@@ -170,3 +170,11 @@ impl<N: Carrier> Drop for Pending<N> {
         }
     }
 }
+
+/// How a conditional insert (`claim`) ended.
+pub(crate) enum Claim<R, V> {
+    /// This call published its node; what `on_insert` made of its value.
+    Inserted(R),
+    /// The key was present, with this value.
+    Present(V),
+}

@@ -17,7 +17,7 @@ mod list;
 
 pub use iter::{IntoIter, Iter, Keys, Values};
 
-use crate::payload::Pending;
+use crate::payload::{Claim, Pending};
 use crate::reclaim::{self, Guard, Link, Shared};
 use crate::sync::{self, AtomicIsize, Ordering};
 use crate::{CapacityError, DefaultHashBuilder};
@@ -432,52 +432,7 @@ where
         let _ = list::search(self.bucket(hash), hash, dead.key(), guard);
     }
 
-    /// Inserts `value` unless `key` is present. `None` if it inserted;
-    /// otherwise the present value, and the map is unchanged.
-    ///
-    /// # Linearizability
-    ///
-    /// Inserted: the push of the new node (`LINEARIZATION(insert)`). Present:
-    /// the search's load that found the key's node live.
-    pub fn insert_if_absent(&self, key: K, value: V) -> Option<V>
-    where
-        V: Clone,
-    {
-        match self.claim(key, || value, |_| ()) {
-            Claim::Inserted(()) => None,
-            Claim::Present(present) => Some(present),
-        }
-    }
-
-    /// The present value of `key`, or `value` inserted and returned.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`insert_if_absent`](Self::insert_if_absent).
-    pub fn get_or_insert(&self, key: K, value: V) -> V
-    where
-        V: Clone,
-    {
-        match self.claim(key, || value, V::clone) {
-            Claim::Inserted(v) | Claim::Present(v) => v,
-        }
-    }
-
-    /// The present value of `key`, or `make()` inserted and returned. `make`
-    /// runs at most once, and only if the key was absent when looked up.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`insert_if_absent`](Self::insert_if_absent).
-    pub fn get_or_insert_with<F>(&self, key: K, make: F) -> V
-    where
-        F: FnOnce() -> V,
-        V: Clone,
-    {
-        match self.claim(key, make, V::clone) {
-            Claim::Inserted(v) | Claim::Present(v) => v,
-        }
-    }
+    crate::shared_api::derived_write_ops!();
 
     fn claim<R>(
         &self,
@@ -519,39 +474,6 @@ where
             }
             sync::hint();
         }
-    }
-
-    /// Removes `key`, returning its value.
-    ///
-    /// # Linearizability
-    ///
-    /// Present: the CAS that tags the node's `next` `DELETED`
-    /// (`LINEARIZATION(remove)`); a `get` that loads that word afterwards
-    /// passes the node by. Absent: a moment of the search when no live node
-    /// of the key was reachable.
-    pub fn remove<Q>(&self, key: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-        V: Clone,
-    {
-        self.remove_if(key, |_| true)
-    }
-
-    /// Removes `key`, returning its value: the same as
-    /// [`remove`](Self::remove), kept for parity with kovan-map 0.2.0. A key
-    /// has at most one live node, so one removal removes it.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`remove`](Self::remove).
-    pub fn force_remove<Q>(&self, key: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-        V: Clone,
-    {
-        self.remove(key)
     }
 
     /// Removes `key` if `pred` holds for its value, returning the value.
@@ -597,20 +519,6 @@ where
         }
     }
 
-    /// Removes `key` if its value equals `expected`, returning the value.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`remove_if`](Self::remove_if).
-    pub fn compare_and_remove<Q>(&self, key: &Q, expected: &V) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-        V: PartialEq + Clone,
-    {
-        self.remove_if(key, |present| present == expected)
-    }
-
     /// Replaces the value of a present `key` with `value` if `pred` holds for
     /// the present value. `Ok(old)` if it replaced; `Err(Some(current))` if
     /// `pred` refused `current`; `Err(None)` if the key is absent (nothing is
@@ -649,19 +557,6 @@ where
             }
             sync::hint();
         }
-    }
-
-    /// Replaces the value of a present `key` with `value` if the present
-    /// value equals `expected`; answers as [`replace_if`](Self::replace_if).
-    ///
-    /// # Linearizability
-    ///
-    /// As [`replace_if`](Self::replace_if).
-    pub fn compare_and_swap(&self, key: K, expected: &V, value: V) -> Result<V, Option<V>>
-    where
-        V: PartialEq + Clone,
-    {
-        self.replace_if(key, value, |present| present == expected)
     }
 
     /// One atomic read-modify-write of `key`: `f` sees the present value
@@ -743,22 +638,6 @@ where
             list::clear(bucket, &guard, |hash| self.count(hash, -1));
         }
     }
-
-    /// Inserts every pair of `iter`, in order (as `insert`).
-    pub fn extend<I: IntoIterator<Item = (K, V)>>(&self, iter: I)
-    where
-        V: Clone,
-    {
-        for (key, value) in iter {
-            self.insert(key, value);
-        }
-    }
-}
-
-/// How a conditional insert ended.
-enum Claim<R, V> {
-    Inserted(R),
-    Present(V),
 }
 
 impl<K: 'static, V: 'static, S> Drop for HashMap<K, V, S> {
@@ -769,7 +648,7 @@ impl<K: 'static, V: 'static, S> Drop for HashMap<K, V, S> {
     }
 }
 
-crate::std_traits::impl_std_traits!(HashMap);
+crate::shared_api::impl_std_traits!(HashMap);
 
 impl<K, V, S> Clone for HashMap<K, V, S>
 where

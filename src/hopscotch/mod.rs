@@ -31,7 +31,7 @@ mod table;
 
 pub use iter::{HopscotchIntoIter, HopscotchIter, HopscotchKeys, HopscotchValues};
 
-use crate::payload::Pending;
+use crate::payload::{Claim, Pending};
 use crate::reclaim::{self, Guard, Link, Shared};
 use crate::sync::{self, AtomicIsize, Ordering};
 use crate::{CapacityError, DefaultHashBuilder};
@@ -272,12 +272,6 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
         // loaded under `guard` while linked.
         unsafe { self.root_word(guard).deref() }
     }
-}
-
-/// How a conditional insert ended.
-enum Claim<R, V> {
-    Inserted(R),
-    Present(V),
 }
 
 // Reads retire nothing, so they need no `Send`: a map of `!Send` values
@@ -628,52 +622,7 @@ where
         true
     }
 
-    /// Inserts `value` unless `key` is present. `None` if it inserted;
-    /// otherwise the present value, and the map is unchanged.
-    ///
-    /// # Linearizability
-    ///
-    /// Inserted: as a new key in [`insert`](Self::insert). Present: the
-    /// search's load that found the key's entry live.
-    pub fn insert_if_absent(&self, key: K, value: V) -> Option<V>
-    where
-        V: Clone,
-    {
-        match self.claim(key, || value, |_| ()) {
-            Claim::Inserted(()) => None,
-            Claim::Present(present) => Some(present),
-        }
-    }
-
-    /// The present value of `key`, or `value` inserted and returned.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`insert_if_absent`](Self::insert_if_absent).
-    pub fn get_or_insert(&self, key: K, value: V) -> V
-    where
-        V: Clone,
-    {
-        match self.claim(key, || value, V::clone) {
-            Claim::Inserted(v) | Claim::Present(v) => v,
-        }
-    }
-
-    /// The present value of `key`, or `make()` inserted and returned. `make`
-    /// runs at most once, and only if the key was absent when looked up.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`insert_if_absent`](Self::insert_if_absent).
-    pub fn get_or_insert_with<F>(&self, key: K, make: F) -> V
-    where
-        F: FnOnce() -> V,
-        V: Clone,
-    {
-        match self.claim(key, make, V::clone) {
-            Claim::Inserted(v) | Claim::Present(v) => v,
-        }
-    }
+    crate::shared_api::derived_write_ops!();
 
     fn claim<R>(
         &self,
@@ -706,38 +655,6 @@ where
             }
             sync::hint();
         }
-    }
-
-    /// Removes `key`, returning its value.
-    ///
-    /// # Linearizability
-    ///
-    /// Present: the CAS that tags its entry `DELETED` in its slot or
-    /// overflow node (`LINEARIZATION(remove)`); a `get` that loads that word
-    /// afterwards passes it by. Absent: as an absent [`get`](Self::get).
-    pub fn remove<Q>(&self, key: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-        V: Clone,
-    {
-        self.remove_if(key, |_| true)
-    }
-
-    /// Removes `key`, returning its value: the same as
-    /// [`remove`](Self::remove), kept for parity with kovan-map 0.2.0. A key
-    /// has at most one committed entry, so one removal removes it.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`remove`](Self::remove).
-    pub fn force_remove<Q>(&self, key: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-        V: Clone,
-    {
-        self.remove(key)
     }
 
     /// Removes `key` if `pred` holds for its value, returning the value.
@@ -803,20 +720,6 @@ where
         }
     }
 
-    /// Removes `key` if its value equals `expected`, returning the value.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`remove_if`](Self::remove_if).
-    pub fn compare_and_remove<Q>(&self, key: &Q, expected: &V) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-        V: PartialEq + Clone,
-    {
-        self.remove_if(key, |present| present == expected)
-    }
-
     /// Replaces the value of a present `key` with `value` if `pred` holds for
     /// the present value. `Ok(old)` if it replaced; `Err(Some(current))` if
     /// `pred` refused `current`; `Err(None)` if the key is absent (nothing is
@@ -852,19 +755,6 @@ where
             }
             sync::hint();
         }
-    }
-
-    /// Replaces the value of a present `key` with `value` if the present
-    /// value equals `expected`; answers as [`replace_if`](Self::replace_if).
-    ///
-    /// # Linearizability
-    ///
-    /// As [`replace_if`](Self::replace_if).
-    pub fn compare_and_swap(&self, key: K, expected: &V, value: V) -> Result<V, Option<V>>
-    where
-        V: PartialEq + Clone,
-    {
-        self.replace_if(key, value, |present| present == expected)
     }
 
     /// One atomic read-modify-write of `key`: `f` sees the present value
@@ -955,16 +845,6 @@ where
             cursor.advance(table.size());
         }
     }
-
-    /// Inserts every pair of `iter`, in order (as `insert`).
-    pub fn extend<I: IntoIterator<Item = (K, V)>>(&self, iter: I)
-    where
-        V: Clone,
-    {
-        for (key, value) in iter {
-            self.insert(key, value);
-        }
-    }
 }
 
 impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
@@ -1024,7 +904,7 @@ impl<K: 'static, V: 'static, S, const H: usize> Drop for HopscotchMap<K, V, S, H
     }
 }
 
-crate::std_traits::impl_std_traits!(HopscotchMap, const H);
+crate::shared_api::impl_std_traits!(HopscotchMap, const H);
 
 impl<K, V, S, const H: usize> Clone for HopscotchMap<K, V, S, H>
 where
