@@ -90,6 +90,14 @@ pub use hash_map::HashMap;
 pub use hopscotch::HopscotchMap;
 pub use reclaim::{flush, pin, Guard};
 
+/// The model reclaimer's controls, for the model suites of
+/// `kovan-map-models` (loom and `shuttle-model` builds only).
+#[cfg(any(kovan_map_loom, feature = "shuttle-model"))]
+#[doc(hidden)]
+pub mod model {
+    pub use crate::reclaim::{model_quiesce, model_reset, Epochs};
+}
+
 /// The default hasher of the maps: foldhash, seeded per map (two maps, or
 /// two runs, hash the same key differently), so colliding keys cannot be
 /// chosen ahead of time.

@@ -5,8 +5,9 @@
 //! * [`Guard`] and [`pin`]: a critical section. A node loaded through a
 //!   [`Link`] under a guard stays allocated until the guard is dropped,
 //!   *provided the node was reachable (linked, not yet retired) at the load*.
-//!   This is kovan's contract, and the model reclaimer below enforces exactly
-//!   it.
+//!   This is kovan's contract for loaded nodes (the rule below says what it
+//!   means for a node this thread allocated), and the model reclaimer
+//!   enforces exactly it.
 //! * [`Link`]: an atomic, tagged pointer to a node. The low [`TAG_BITS`] bits
 //!   of the word are tags the maps define (nodes are 8-aligned); loads
 //!   through a link are the protected loads of the reclaimer.
@@ -20,36 +21,39 @@
 //! | ---------- | ---------------------------------------------------------- |
 //! | production | kovan                                                      |
 //! | shuttle    | kovan, with kovan's own `shuttle` feature instrumenting it |
-//! | loom       | the model reclaimer in this file (kovan is not loom-aware) |
+//! | loom       | the model reclaimer, `reclaim/model.rs` (kovan is not loom-aware) |
 //! | shuttle with `shuttle-model` | the model reclaimer again, under shuttle's schedules |
 //!
-//! # The model reclaimer (loom)
+//! # The rule the maps follow (kovan 0.2.0, read from its source)
 //!
-//! kovan's thread-locals would make every loom thread the same thread, so
-//! under loom this module is a small reclaimer of its own whose bookkeeping
-//! lives outside the model (loom runs one thread at a time on one OS thread,
-//! so a plain thread-local registry adds no schedule points). It models
-//! kovan's era rule at the finest grain, as if the epoch advanced between
-//! any two events:
+//! kovan protects a node for a thread when the node's batch was scanned
+//! while the thread's slot published an epoch at or above the node's birth
+//! epoch. A node's birth is its allocator's *cached* birth epoch, and that
+//! can run above the allocator's published epoch: every 128th retire of a
+//! thread and every `flush` advance the global epoch and set the thread's
+//! cached birth to the new epoch without republishing its slot. Hence:
 //!
-//! 1. Every node has a birth tick (its allocation) and, once retired, a
-//!    retire tick. Every guard has reservations: the tick of its `pin` and of
-//!    each load through a [`Link`] (kovan publishes a new era at a load that
-//!    sees the epoch moved). A guard protects a node iff one of its
-//!    reservations lies in `[birth, retire]`; a retired node that no live
-//!    guard protects is freed at once (payload dropped, loom `Track`
-//!    released).
-//! 2. A load that returns a node its guard does not protect (a retired node
-//!    read from a dead node's link, say) yields an *unprotected* [`Shared`];
-//!    dereferencing it fails the model, naming the node, its lifetime and the
-//!    guard's reservations. A freed node's memory is never handed out again
-//!    during the run, so a stale pointer cannot alias a new node.
-//! 3. Every node carries a `loom::alloc::Track`, so loom's leak check reports
-//!    a node that is never freed.
-//! 4. `pin` and `retire` carry a `SeqCst` fence, standing for the `SeqCst`
-//!    publication and scan of kovan's epoch transitions. (loom joins the
-//!    causality of all `SeqCst` fences, which is stronger than C11's fence
-//!    rule; the consequence is written in docs/verification.md.)
+//! * a node loaded through a [`Link`] while it was reachable stays allocated
+//!   until the guard is dropped (its birth is at most the epoch the load
+//!   published or confirmed, and its retirement scan comes after the load);
+//! * a node this thread allocated is **not** protected by this thread's
+//!   guard once another thread can retire it. After the CAS that publishes
+//!   it, never dereference it through [`Shared::from_owned`]: take what the
+//!   caller needs (a clone of the value, a reference to return) from the
+//!   still-private node before the CAS, or reach the node again through a
+//!   protected load. (The map code once broke this rule in six places: the
+//!   use-after-free of issue 7.)
+//!
+//! # The model reclaimer
+//!
+//! Under loom, and under shuttle with `shuttle-model`, this module is the
+//! model in `reclaim/model.rs`: kovan's epochs, slots, births and scans,
+//! with no loom fence (a loom `SeqCst` fence adds happens-before that C11
+//! does not give, which hid too-weak orderings in the maps), a check of every
+//! protected load's value against kovan's store-buffering pairing, and a
+//! failure on any dereference of a node the dereferencing thread's slot does
+//! not protect. Its own module doc is the exact statement of what it allows
+//! and forbids.
 
 pub use imp::*;
 
@@ -229,9 +233,9 @@ mod imp {
             Self::from_word(0)
         }
 
-        /// A node this thread allocated, about to be (or just) published under
-        /// `guard`. kovan stamps a node's birth with the allocating thread's
-        /// epoch, so this thread's guard protects it like a loaded node.
+        /// A node this thread allocated, to be offered to a CAS. After the CAS
+        /// that publishes it, kovan does not protect it for this thread (see
+        /// the module doc): do not dereference it then.
         #[inline]
         pub(crate) fn from_owned(ptr: *mut T, _guard: &'g Guard) -> Self {
             Self::from_word(ptr as usize)
@@ -262,7 +266,8 @@ mod imp {
         /// # Safety
         ///
         /// The pointer is not null and was reachable when it was loaded under
-        /// the guard `'g` (or this thread allocated it under that guard).
+        /// the guard `'g` (or this thread allocated it and has not published
+        /// it yet: see the module doc).
         #[inline]
         pub(crate) unsafe fn deref(self) -> &'g T {
             // SAFETY: the caller's contract; kovan keeps the node allocated
@@ -286,461 +291,10 @@ mod imp {
 }
 
 // ---------------------------------------------------------------------------
-// loom (and shuttle with `shuttle-model`): the model reclaimer.
+// loom (and shuttle with `shuttle-model`): the model reclaimer, in
+// `reclaim/model.rs`.
 // ---------------------------------------------------------------------------
 #[cfg(any(kovan_map_loom, feature = "shuttle-model"))]
-mod imp {
-    use super::{AllocFailed, TAG_BITS};
-    use crate::sync::{AtomicUsize, Ordering};
-    use alloc::boxed::Box;
-    use alloc::collections::BTreeMap;
-    use alloc::vec::Vec;
-    use core::cell::RefCell;
-    use core::marker::PhantomData;
-    use std::alloc::Layout;
-
-    /// What the model knows of one allocated node. Times are ticks of the
-    /// registry's clock, a stand-in for kovan's epochs at the finest
-    /// granularity (as if the epoch advanced between any two events).
-    struct Meta {
-        /// When it was allocated (kovan: its birth epoch).
-        birth: u64,
-        /// When it was retired (kovan: its retire epoch).
-        retired: Option<u64>,
-        /// Dropped: payload gone, memory kept so the address is never reused.
-        freed: bool,
-        drop_fn: unsafe fn(*mut u8),
-        layout: Layout,
-    }
-
-    #[derive(Default)]
-    struct Registry {
-        clock: u64,
-        nodes: BTreeMap<usize, Meta>,
-        /// Retired nodes not yet freed.
-        pending: alloc::collections::BTreeSet<usize>,
-        /// Live guards: their reservations (kovan: the eras each published).
-        guards: BTreeMap<u64, Vec<u64>>,
-        next_guard: u64,
-    }
-
-    impl Registry {
-        fn tick(&mut self) -> u64 {
-            self.clock += 1;
-            self.clock
-        }
-
-        /// kovan protects a node for a guard iff one of the guard's
-        /// reservations lies in `[birth, retire]`.
-        fn protects(reservations: &[u64], birth: u64, retired: u64) -> bool {
-            reservations.iter().any(|&t| birth <= t && t <= retired)
-        }
-
-        /// Drops the payload of a retired node no live guard protects; keeps
-        /// its memory.
-        fn free_if_unprotected(&mut self, addr: usize) {
-            let Some(meta) = self.nodes.get_mut(&addr) else {
-                return;
-            };
-            let Some(retired) = meta.retired else {
-                return;
-            };
-            if meta.freed
-                || self
-                    .guards
-                    .values()
-                    .any(|r| Self::protects(r, meta.birth, retired))
-            {
-                return;
-            }
-            meta.freed = true;
-            self.pending.remove(&addr);
-            // SAFETY: retired (unreachable) and no live guard protects it.
-            unsafe { (meta.drop_fn)(addr as *mut u8) };
-        }
-    }
-
-    impl Drop for Registry {
-        fn drop(&mut self) {
-            for (&addr, meta) in &self.nodes {
-                if meta.freed {
-                    // SAFETY: a freed node's payload was dropped; only its
-                    // memory, allocated with this layout, remains.
-                    unsafe { std::alloc::dealloc(addr as *mut u8, meta.layout) };
-                }
-            }
-        }
-    }
-
-    std::thread_local! {
-        static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
-    }
-
-    fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
-        REGISTRY.with(|r| f(&mut r.borrow_mut()))
-    }
-
-    unsafe fn drop_as<T>(ptr: *mut u8) {
-        // SAFETY: `ptr` is the node of type `T` registered with this function.
-        unsafe { core::ptr::drop_in_place(ptr.cast::<T>()) }
-    }
-
-    /// A critical section of the model reclaimer.
-    pub struct Guard {
-        id: u64,
-        _not_send: PhantomData<*mut ()>,
-    }
-
-    impl core::fmt::Debug for Guard {
-        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            write!(f, "Guard({})", self.id)
-        }
-    }
-
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            // Dropping a payload may drop other guards' state, never this
-            // registry's borrow: payload drops run after the loop's lookups.
-            let retired: Vec<usize> = with_registry(|registry| {
-                registry.guards.remove(&self.id);
-                registry.pending.iter().copied().collect()
-            });
-            for addr in retired {
-                with_registry(|registry| registry.free_if_unprotected(addr));
-            }
-        }
-    }
-
-    /// The model's retire header: under loom a `Track`, so loom reports a
-    /// node that is never freed (shuttle has no leak check).
-    pub(crate) struct Header {
-        #[cfg(kovan_map_loom)]
-        _track: loom::alloc::Track<()>,
-    }
-
-    impl Header {
-        pub(crate) fn new() -> Self {
-            Self {
-                #[cfg(kovan_map_loom)]
-                _track: loom::alloc::Track::new(()),
-            }
-        }
-    }
-
-    /// Enters a critical section: its first reservation is now.
-    ///
-    /// kovan publishes a reservation with a `SeqCst` store and fence when the
-    /// epoch moved since the thread's last transition, which the model
-    /// assumes always: so does this pin.
-    pub fn pin() -> Guard {
-        crate::sync::fence(Ordering::SeqCst);
-        with_registry(|registry| {
-            let now = registry.tick();
-            let id = registry.next_guard;
-            registry.next_guard += 1;
-            registry.guards.insert(id, alloc::vec![now]);
-            Guard {
-                id,
-                _not_send: PhantomData,
-            }
-        })
-    }
-
-    /// Nothing to push under the model: a node is freed as soon as no guard
-    /// protects it.
-    pub fn flush() {}
-
-    pub(crate) fn alloc<T>(value: T) -> *mut T {
-        let ptr = Box::into_raw(Box::new(value));
-        with_registry(|registry| {
-            let birth = registry.tick();
-            let old = registry.nodes.insert(
-                ptr as usize,
-                Meta {
-                    birth,
-                    retired: None,
-                    freed: false,
-                    drop_fn: drop_as::<T>,
-                    layout: Layout::new::<T>(),
-                },
-            );
-            assert!(old.is_none(), "model: an address was handed out twice");
-        });
-        ptr
-    }
-
-    /// # Safety
-    ///
-    /// As in production: `ptr` came from [`alloc`], is unreachable, and is
-    /// retired once.
-    pub(crate) unsafe fn retire<T: 'static>(ptr: *mut T) {
-        // kovan orders a retirement with the reservations it checks through
-        // `SeqCst` operations; a fence stands for them here.
-        crate::sync::fence(Ordering::SeqCst);
-        with_registry(|registry| {
-            let now = registry.tick();
-            let meta = registry
-                .nodes
-                .get_mut(&(ptr as usize))
-                .expect("model: retire of a node the reclaimer never allocated");
-            assert!(
-                meta.retired.is_none(),
-                "model: node {:#x} retired twice (two threads both believed their CAS unlinked it)",
-                ptr as usize
-            );
-            meta.retired = Some(now);
-            registry.pending.insert(ptr as usize);
-        });
-        with_registry(|registry| registry.free_if_unprotected(ptr as usize));
-    }
-
-    /// # Safety
-    ///
-    /// As in production: exclusive access, let go once.
-    pub(crate) unsafe fn destroy<T>(ptr: *mut T) {
-        let meta = with_registry(|registry| registry.nodes.remove(&(ptr as usize)));
-        let meta = meta.expect("model: destroy of a node the reclaimer never allocated");
-        assert!(
-            meta.retired.is_none(),
-            "model: node {:#x} destroyed after it was retired (double free)",
-            ptr as usize
-        );
-        // SAFETY: the caller owns the node; it came from `Box::into_raw`.
-        drop(unsafe { Box::from_raw(ptr) });
-    }
-
-    /// # Safety
-    ///
-    /// As for [`destroy`].
-    pub(crate) unsafe fn take<T>(ptr: *mut T) -> T {
-        let meta = with_registry(|registry| registry.nodes.remove(&(ptr as usize)));
-        assert!(
-            meta.is_some_and(|m| m.retired.is_none()),
-            "model: take of a retired node"
-        );
-        // SAFETY: the caller owns the node; it came from `Box::into_raw`.
-        *unsafe { Box::from_raw(ptr) }
-    }
-
-    /// An atomic tagged pointer to a node, on a loom atomic.
-    pub(crate) struct Link<T> {
-        word: AtomicUsize,
-        _owns: PhantomData<*mut T>,
-    }
-
-    // SAFETY: as kovan's `Atomic<T>`: the link hands out `&T` to other
-    // threads and lets them drop `T`.
-    unsafe impl<T: Send + Sync> Send for Link<T> {}
-    // SAFETY: as above.
-    unsafe impl<T: Send + Sync> Sync for Link<T> {}
-
-    impl<T> Link<T> {
-        pub(crate) fn null() -> Self {
-            Self::new(core::ptr::null_mut())
-        }
-
-        pub(crate) fn new(ptr: *mut T) -> Self {
-            Self {
-                word: AtomicUsize::new(ptr as usize),
-                _owns: PhantomData,
-            }
-        }
-
-        pub(crate) fn load<'g>(&self, order: Ordering, guard: &'g Guard) -> Shared<'g, T> {
-            // kovan's load when the epoch moved (which the model assumes
-            // always): publish a reservation, `SeqCst` fence, load, and load
-            // again while the epoch keeps moving. The fence pairs with the
-            // one in `retire`: either the retirer's scan sees this
-            // reservation, or this load sees the unlink before the retire.
-            let word = loop {
-                let reserved = with_registry(|registry| {
-                    let now = registry.tick();
-                    registry
-                        .guards
-                        .get_mut(&guard.id)
-                        .expect("model: unknown guard")
-                        .push(now);
-                    now
-                });
-                crate::sync::fence(Ordering::SeqCst);
-                let word = self.word.load(order);
-                if with_registry(|registry| registry.clock == reserved) {
-                    break word;
-                }
-            };
-            let addr = word & !TAG_BITS;
-            let (protected, loaded_at, reservations) = with_registry(|registry| {
-                let now = registry.clock;
-                if addr == 0 {
-                    return (true, now, &[][..]);
-                }
-                let reservations = &registry.guards[&guard.id];
-                let protected = match registry.nodes.get(&addr) {
-                    Some(meta) if meta.freed => false,
-                    Some(meta) => match meta.retired {
-                        None => true,
-                        Some(retired) => Registry::protects(reservations, meta.birth, retired),
-                    },
-                    None => false,
-                };
-                // Kept only for a failure message; leaked on purpose then.
-                let snapshot: &'static [u64] = if protected {
-                    &[]
-                } else {
-                    alloc::boxed::Box::leak(reservations.clone().into_boxed_slice())
-                };
-                (protected, now, snapshot)
-            });
-            Shared {
-                word,
-                protected,
-                loaded_at,
-                reservations,
-                _guard: PhantomData,
-            }
-        }
-
-        pub(crate) fn cas(
-            &self,
-            current: Shared<'_, T>,
-            new: Shared<'_, T>,
-            success: Ordering,
-            failure: Ordering,
-            _guard: &Guard,
-        ) -> bool {
-            self.word
-                .compare_exchange(current.word, new.word, success, failure)
-                .is_ok()
-        }
-
-        pub(crate) fn store_private(&self, new: Shared<'_, T>) {
-            self.word.store(new.word, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn null_links<T>(n: usize) -> Result<Box<[Link<T>]>, AllocFailed> {
-        let mut links = Vec::new();
-        links.try_reserve_exact(n).map_err(|_| AllocFailed)?;
-        links.resize_with(n, Link::null);
-        Ok(links.into_boxed_slice())
-    }
-
-    /// A tagged word loaded under a guard, with whether the load protected it.
-    pub(crate) struct Shared<'g, T> {
-        word: usize,
-        protected: bool,
-        /// For the failure message: when it was loaded, by whom.
-        loaded_at: u64,
-        reservations: &'static [u64],
-        _guard: PhantomData<(&'g Guard, *mut T)>,
-    }
-
-    impl<'g, T> Shared<'g, T> {
-        pub(crate) fn null() -> Self {
-            Self {
-                word: 0,
-                protected: true,
-                loaded_at: 0,
-                reservations: &[],
-                _guard: PhantomData,
-            }
-        }
-
-        pub(crate) fn from_owned(ptr: *mut T, guard: &'g Guard) -> Self {
-            let addr = ptr as usize;
-            with_registry(|registry| {
-                let birth = registry
-                    .nodes
-                    .get(&addr)
-                    .expect("model: from_owned of a node the reclaimer never allocated")
-                    .birth;
-                // kovan stamps a node's birth with its allocator's published
-                // era, so the allocator's guard protects it: a reservation at
-                // its birth (if the node was built under an earlier guard,
-                // this guard's pin, later than the birth, already covers it).
-                let reservations = registry
-                    .guards
-                    .get_mut(&guard.id)
-                    .expect("model: unknown guard");
-                if birth > reservations[0] {
-                    reservations.push(birth);
-                }
-            });
-            Self {
-                word: addr,
-                protected: true,
-                loaded_at: 0,
-                reservations: &[],
-                _guard: PhantomData,
-            }
-        }
-
-        pub(crate) fn ptr(self) -> *mut T {
-            (self.word & !TAG_BITS) as *mut T
-        }
-
-        pub(crate) fn tag(self) -> usize {
-            self.word & TAG_BITS
-        }
-
-        pub(crate) fn is_null(self) -> bool {
-            self.ptr().is_null()
-        }
-
-        pub(crate) fn with_tag(self, tag: usize) -> Self {
-            debug_assert_eq!(tag & !TAG_BITS, 0);
-            Self {
-                word: (self.word & !TAG_BITS) | tag,
-                ..self
-            }
-        }
-
-        /// # Safety
-        ///
-        /// As in production. The model checks it: dereferencing a node that
-        /// was already retired when it was loaded fails the model.
-        pub(crate) unsafe fn deref(self) -> &'g T {
-            let addr = self.ptr() as usize;
-            assert!(addr != 0, "model: dereference of a null link");
-            if !self.protected {
-                let lifetime = with_registry(|registry| {
-                    registry.nodes.get(&addr).map(|m| (m.birth, m.retired))
-                });
-                let Some((birth, retired)) = lifetime else {
-                    panic!(
-                        "model reclaimer: node {addr:#x} was dereferenced after the map \
-                         destroyed it outright (a node freed while still reachable)"
-                    );
-                };
-                panic!(
-                    "model reclaimer: node {addr:#x} (born at tick {birth}, retired at tick \
-                     {retired:?}) was dereferenced through a pointer loaded at tick {} by a \
-                     guard whose reservations {:?} all miss its lifetime: kovan does not \
-                     protect such a load (use after reclamation)",
-                    self.loaded_at, self.reservations
-                );
-            }
-            let freed = with_registry(|registry| registry.nodes.get(&addr).map(|m| m.freed));
-            assert_eq!(
-                freed,
-                Some(false),
-                "model reclaimer: node {addr:#x} dereferenced after it was freed"
-            );
-            // SAFETY: checked above: protected and not freed.
-            unsafe { &*self.ptr() }
-        }
-    }
-
-    impl<T> Clone for Shared<'_, T> {
-        fn clone(&self) -> Self {
-            *self
-        }
-    }
-    impl<T> Copy for Shared<'_, T> {}
-    impl<T> PartialEq for Shared<'_, T> {
-        fn eq(&self, other: &Self) -> bool {
-            self.word == other.word
-        }
-    }
-    impl<T> Eq for Shared<'_, T> {}
-}
+mod model;
+#[cfg(any(kovan_map_loom, feature = "shuttle-model"))]
+use model as imp;

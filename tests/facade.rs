@@ -1,4 +1,5 @@
-//! The facade rule: only `src/sync.rs` and `src/reclaim.rs` may name the
+//! The facade rule: only `src/sync.rs` and `src/reclaim.rs` (with the model
+//! reclaimer beside it, `src/reclaim/model.rs`) may name the
 //! atomics, loom, shuttle or kovan. This is what makes "the code loom and
 //! shuttle run is the code that ships" true.
 
@@ -37,7 +38,7 @@ fn only_the_facades_name_atomics_loom_shuttle_or_kovan() {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        if name == "sync.rs" || name == "reclaim.rs" {
+        if name == "sync.rs" || name == "reclaim.rs" || name.starts_with("reclaim/") {
             continue;
         }
         for (n, line) in fs::read_to_string(&file).unwrap().lines().enumerate() {

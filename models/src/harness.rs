@@ -70,12 +70,19 @@ pub fn loom_model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
 /// Runs `a` and `b` on two spawned loom threads over the map `make`
 /// builds, then `check(map, a's answer, b's answer)` after both joined.
 ///
-/// Each scenario is explored twice, with the threads spawned in both
-/// orders: loom 0.7's DPOR tracks only the *last* access to each atomic, so
-/// a thread that loads a word and then CASes it hides another thread's
-/// earlier load of it, and one order can miss interleavings the other
-/// reaches (docs/verification.md). Model threads get a 1 MiB stack (the
-/// migration paths of the hopscotch map are deep).
+/// Each scenario is explored four times: with the threads spawned in both
+/// orders, and under both epoch regimes of the model reclaimer
+/// ([`Epochs`](kovan_map::model::Epochs)): the epoch advancing at every
+/// retire (births run ahead of publications: the use-after-free side) and
+/// only at `flush` (loads keep kovan's fence-free fast path: the stale-read
+/// side). Spawn order matters because loom 0.7's DPOR tracks only the *last*
+/// access to each atomic, so a thread that loads a word and then CASes it
+/// hides another thread's earlier load of it, and one order can miss
+/// interleavings the other reaches (docs/verification.md). Every execution
+/// starts with a fresh model registry and ends by releasing every slot, so
+/// loom's leak check sees exactly the nodes kovan would never free. Model
+/// threads get a 1 MiB stack (the migration paths of the hopscotch map are
+/// deep).
 #[cfg(kovan_map_loom)]
 pub fn loom_race<M, RA, RB>(
     bound: usize,
@@ -88,6 +95,7 @@ pub fn loom_race<M, RA, RB>(
     RA: Send + 'static,
     RB: Send + 'static,
 {
+    use kovan_map::model::{model_quiesce, model_reset, Epochs};
     use loom::sync::Arc;
     fn spawn<R: Send + 'static>(
         f: impl FnOnce() -> R + Send + 'static,
@@ -97,21 +105,27 @@ pub fn loom_race<M, RA, RB>(
             .spawn(f)
             .expect("spawn a model thread")
     }
-    for a_first in [true, false] {
-        loom_model(bound, move || {
-            let map = Arc::new(make());
-            let (ma, mb) = (Arc::clone(&map), Arc::clone(&map));
-            let (ra, rb) = if a_first {
-                let ta = spawn(move || a(&ma));
-                let tb = spawn(move || b(&mb));
-                (ta.join().unwrap(), tb.join().unwrap())
-            } else {
-                let tb = spawn(move || b(&mb));
-                let ta = spawn(move || a(&ma));
-                (ta.join().unwrap(), tb.join().unwrap())
-            };
-            check(&map, ra, rb);
-        });
+    for epochs in [Epochs::AdvanceAtEveryRetire, Epochs::OnlyAtFlush] {
+        for a_first in [true, false] {
+            loom_model(bound, move || {
+                model_reset(epochs);
+                {
+                    let map = Arc::new(make());
+                    let (ma, mb) = (Arc::clone(&map), Arc::clone(&map));
+                    let (ra, rb) = if a_first {
+                        let ta = spawn(move || a(&ma));
+                        let tb = spawn(move || b(&mb));
+                        (ta.join().unwrap(), tb.join().unwrap())
+                    } else {
+                        let tb = spawn(move || b(&mb));
+                        let ta = spawn(move || a(&ma));
+                        (ta.join().unwrap(), tb.join().unwrap())
+                    };
+                    check(&map, ra, rb);
+                }
+                model_quiesce();
+            });
+        }
     }
 }
 
@@ -129,6 +143,14 @@ pub fn shuttle_config() -> shuttle::Config {
 #[cfg(feature = "shuttle")]
 pub fn shuttle_explore(iterations: usize, f: impl Fn() + Send + Sync + 'static) {
     use shuttle::scheduler::{PctScheduler, RandomScheduler};
+    // Over the model reclaimer, every execution starts from a fresh registry
+    // and its epoch advances at a random half of the retires.
+    #[cfg(feature = "shuttle-model")]
+    let f = move || {
+        kovan_map::model::model_reset(kovan_map::model::Epochs::Random);
+        f();
+        kovan_map::model::model_quiesce();
+    };
     let f = std::sync::Arc::new(f);
     let g = std::sync::Arc::clone(&f);
     let random = shuttle::Runner::new(RandomScheduler::new(iterations), shuttle_config());

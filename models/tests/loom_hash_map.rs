@@ -274,3 +274,131 @@ fn reader_on_a_removed_node_never_reaches_a_successor_born_and_retired_meanwhile
         },
     );
 }
+
+// Issue 7, bug 1: a writer dereferenced the node it had just published.
+// kovan 0.2.0 stamps a node with its allocator's *cached* birth epoch, which
+// an epoch advance of that thread (its 128th retire, or a `flush`) raises
+// above the epoch its slot publishes; once another thread removes and
+// retires the node, nothing protects it for its allocator. The model
+// reclaimer advances the epoch at every retire (one of the two regimes each
+// scenario runs under), so these scenarios reach that state.
+
+#[test]
+fn get_or_insert_never_reads_its_node_after_a_remover_retired_it() {
+    // Bound 3, no user code: the remover of key 2 is preempted after its tag;
+    // get_or_insert's search unlinks (and retires) that dead node, so its
+    // epoch advances; its new node for key 1 is born above its publication;
+    // the remover then removes key 1 too, before get_or_insert clones the
+    // value it inserted. Would catch: `claim` cloning from the published
+    // node instead of the private one.
+    race(
+        3,
+        &[(2, 2)],
+        |m| m.get_or_insert(1, 10),
+        |m| (m.remove(&2), m.remove(&1)),
+        |m, got, (two, one)| {
+            assert_eq!(got, 10);
+            assert_eq!(two, Some(2));
+            match one {
+                Some(10) => assert_eq!(m.get(&1), None),
+                None => assert_eq!(m.get(&1), Some(10)),
+                other => panic!("remove(1) returned {other:?}"),
+            }
+            assert_eq!(m.get(&2), None);
+        },
+    );
+}
+
+#[test]
+fn a_flush_inside_get_or_insert_with_never_exposes_the_new_node() {
+    // Bound 2. `make` calls `flush` (which advances the epoch, as the
+    // docs allow), so the node is born above the caller's publication.
+    // Would catch: as above, through the user closure.
+    race(
+        2,
+        &[],
+        |m| {
+            m.get_or_insert_with(1, || {
+                kovan_map::flush();
+                10
+            })
+        },
+        |m| m.remove(&1),
+        |m, got, removed| {
+            assert_eq!(got, 10);
+            assert_eq!(m.get(&1), if removed.is_some() { None } else { Some(10) });
+        },
+    );
+}
+
+#[test]
+fn compute_of_an_absent_key_never_reads_its_pushed_node() {
+    // Bound 2. Would catch: `compute` answering the pushed node's value
+    // (read after the push) instead of a clone taken before it.
+    race(
+        2,
+        &[],
+        |m| {
+            m.compute(1, |_| {
+                kovan_map::flush();
+                Some(10)
+            })
+        },
+        |m| m.remove(&1),
+        |m, got, removed| {
+            assert_eq!(got, Some(10));
+            assert_eq!(m.get(&1), if removed.is_some() { None } else { Some(10) });
+        },
+    );
+}
+
+#[test]
+fn compute_replacing_a_key_never_reads_its_replacement_after_the_cas() {
+    // Bound 2. The replacement is built after `f` flushed; a remover then
+    // removes it before `compute` answers. Would catch: `replace` handing
+    // back a reference to the published replacement.
+    race(
+        2,
+        &[(1, 1)],
+        |m| {
+            m.compute(1, |v| {
+                kovan_map::flush();
+                v.map(|v| v + 1)
+            })
+        },
+        |m| m.remove(&1),
+        |m, got, removed| match (removed, got) {
+            // The removal came first: compute saw the key absent.
+            (Some(1), None) => assert_eq!(m.get(&1), None),
+            (Some(2), Some(2)) => assert_eq!(m.get(&1), None),
+            other => panic!("not linearizable: {other:?}"),
+        },
+    );
+}
+
+#[test]
+fn replace_if_never_reads_its_replacement_after_the_cas() {
+    // Bound 2. The predicate flushes (the epoch advances), so the
+    // replacement is born above the caller's publication; a remover then
+    // removes it before `replace_if` returns. Would catch: `replace`
+    // dereferencing the published replacement to hand it back. (A plain
+    // `insert` cannot reach this state: its search's last load, after any
+    // retire of its own, republishes the epoch before the replacement is
+    // allocated.)
+    race(
+        2,
+        &[(1, 1)],
+        |m| {
+            m.replace_if(1, 10, |_| {
+                kovan_map::flush();
+                true
+            })
+        },
+        |m| m.remove(&1),
+        |m, replaced, removed| match (replaced, removed) {
+            (Ok(1), Some(10)) | (Err(None), Some(1)) => assert_eq!(m.get(&1), None),
+            (Ok(1), None) => unreachable!("the key was present"),
+            other => panic!("not linearizable: {other:?}"),
+        },
+    );
+}

@@ -337,7 +337,7 @@ where
                     }
                 }
                 Search::Found { pred, node, next } => {
-                    if let Some((old, _)) = self.replace(pred, node, next, &mut pending, &guard) {
+                    if let Some(old) = self.replace(pred, node, next, &mut pending, &guard) {
                         return Some(old.clone());
                     }
                 }
@@ -348,9 +348,13 @@ where
 
     /// Builds the replacement from `pending` (linking `next`), tags
     /// `node.next` (expected `next`) `REPLACED` → replacement, marks
-    /// `pending` published, then unlinks `node`. Answers the replaced value
-    /// and the replacement, or `None` if the CAS failed (the caller searches
-    /// again).
+    /// `pending` published, then unlinks `node`. Answers the replaced value,
+    /// or `None` if the CAS failed (the caller searches again).
+    ///
+    /// It never hands back the replacement: once published, this thread's
+    /// guard does not protect it (a remover may retire it at once, and kovan
+    /// does not count its allocator's guard; see `reclaim`). A caller that
+    /// answers the new value clones it before the call.
     fn replace<'g>(
         &self,
         pred: &'g Link<Node<K, V>>,
@@ -358,7 +362,7 @@ where
         next: Shared<'g, Node<K, V>>,
         pending: &mut Pending<Node<K, V>>,
         guard: &'g Guard,
-    ) -> Option<(&'g V, &'g Node<K, V>)> {
+    ) -> Option<&'g V> {
         // SAFETY: `node` came from a search under `guard`.
         let old = unsafe { node.deref() };
         let new = Shared::from_owned(pending_node(pending, old.hash(), next), guard);
@@ -381,8 +385,7 @@ where
         if !list::help_unlink(pred, node, new, guard) {
             self.tidy(node, guard);
         }
-        // SAFETY: published by this thread under `guard`.
-        Some((old.value(), unsafe { new.deref() }))
+        Some(old.value())
     }
 
     /// Tags `node.next` (expected `next`) `DELETED`, then unlinks `node`.
@@ -434,12 +437,12 @@ where
 
     crate::shared_api::derived_write_ops!();
 
-    fn claim<R>(
-        &self,
-        key: K,
-        make: impl FnOnce() -> V,
-        on_insert: impl FnOnce(&V) -> R,
-    ) -> Claim<R, V>
+    /// Inserts `key` with the value `make` builds if the key is absent;
+    /// answers `on_insert` of the inserted value, or a clone of the present
+    /// one. `on_insert` runs on the still-private node before each push
+    /// attempt (the answer of a failed attempt is dropped): after the push
+    /// this thread's guard no longer protects the node (see `reclaim`).
+    fn claim<R>(&self, key: K, make: impl FnOnce() -> V, on_insert: impl Fn(&V) -> R) -> Claim<R, V>
     where
         V: Clone,
     {
@@ -460,15 +463,15 @@ where
                         pending.set_value(make());
                     }
                     let node = pending_node(&mut pending, hash, head);
+                    // SAFETY: the node is still private to this call.
+                    let answer = on_insert(unsafe { &*node }.value());
                     let shared = Shared::from_owned(node, &guard);
                     // ORDERING: AcqRel, as in `insert`.
                     // LINEARIZATION(insert_if_absent): the push of the key.
                     if bucket.cas(head, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
                         pending.published();
                         self.count(hash, 1);
-                        // SAFETY: this thread allocated and published the
-                        // node under `guard`.
-                        return Claim::Inserted(on_insert(unsafe { shared.deref() }.value()));
+                        return Claim::Inserted(answer);
                     }
                 }
             }
@@ -552,7 +555,7 @@ where
             if !pred(present) {
                 return Err(Some(present.clone()));
             }
-            if let Some((old, _)) = self.replace(link, node, next, &mut pending, &guard) {
+            if let Some(old) = self.replace(link, node, next, &mut pending, &guard) {
                 return Ok(old.clone());
             }
             sync::hint();
@@ -597,11 +600,14 @@ where
                             }
                         }
                         Some(value) => {
+                            // Cloned while private: see `replace`.
+                            let answer = value.clone();
                             pending.set_value(value);
-                            if let Some((_, new)) =
-                                self.replace(pred, node, next, &mut pending, &guard)
+                            if self
+                                .replace(pred, node, next, &mut pending, &guard)
+                                .is_some()
                             {
-                                return Some(new.value().clone());
+                                return Some(answer);
                             }
                         }
                     }
@@ -609,6 +615,9 @@ where
                 Search::Absent { head } => match f(None) {
                     None => return None,
                     Some(value) => {
+                        // Cloned while private: after the push this thread's
+                        // guard does not protect the node (see `reclaim`).
+                        let answer = value.clone();
                         pending.set_value(value);
                         let node = pending_node(&mut pending, hash, head);
                         let shared = Shared::from_owned(node, &guard);
@@ -617,8 +626,7 @@ where
                         if bucket.cas(head, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
                             pending.published();
                             self.count(hash, 1);
-                            // SAFETY: published by this thread under `guard`.
-                            return Some(unsafe { shared.deref() }.value().clone());
+                            return Some(answer);
                         }
                     }
                 },
