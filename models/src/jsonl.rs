@@ -271,6 +271,9 @@ impl std::hash::Hasher for FastHasher {
 
 type BuildFastHasher = std::hash::BuildHasherDefault<FastHasher>;
 
+/// The hasher for thread ids read from the file.
+type ThreadIdHasher = BuildFastHasher;
+
 /// One field's value, read without allocating (strings are borrowed from
 /// the line unless they contain escapes). Numbers keep how serde_json read
 /// them: an integer in `u64` or `i64` range, or anything else (a fraction,
@@ -676,4 +679,40 @@ fn validate_for_file(ops: &[Operation]) -> Result<(), WriteError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    /// Thread ids chosen so that a fixed multiply-shift hash sends all of
+    /// them to one bucket (the low 40 bits of their hash are equal) must
+    /// spread under the hasher the parser uses for ids from the file.
+    #[test]
+    fn crafted_thread_ids_do_not_share_a_bucket() {
+        const C: u64 = 0x9E37_79B9_7F4A_7C15;
+        // Inverse of C modulo 2^64 (Newton's iteration).
+        let mut inv: u64 = C;
+        for _ in 0..6 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(C.wrapping_mul(inv)));
+        }
+        assert_eq!(C.wrapping_mul(inv), 1);
+        let ids: Vec<u64> = (1..=4096u64)
+            .map(|i| {
+                let h = i << 40; // the hash wanted: low 40 bits zero
+                let m = h ^ (h >> 29) ^ (h >> 58); // undo `h ^ (h >> 29)`
+                m.wrapping_mul(inv)
+            })
+            .collect();
+        let build = ThreadIdHasher::default();
+        let mut low: Vec<u64> = ids.iter().map(|&id| build.hash_one(id) & 0xFFFF).collect();
+        low.sort_unstable();
+        low.dedup();
+        assert!(
+            low.len() > 3000,
+            "4096 crafted ids fall into only {} of 65536 buckets",
+            low.len()
+        );
+    }
 }

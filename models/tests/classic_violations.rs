@@ -238,3 +238,85 @@ fn the_timeline_and_svg_name_the_culprit() {
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert!(svg.contains("get(1) -&gt; None"));
 }
+
+// Hard inputs (issue 9): histories that are easy to decide but once made
+// the search give up. Each asserts a verdict under a limit, not a speed.
+
+/// One `get` spans the whole history while one thread inserts 20,000 times
+/// in sequence; the get returns the last value. Linearizable, and the memo
+/// must stay linear in the history: the set of linearized operations is
+/// kept relative to a moving frontier, so the long get costs O(1) words
+/// per configuration (it cost O(n), 36 MB at 20,000 operations).
+#[test]
+fn one_long_get_over_many_inserts_is_decided_in_linear_memory() {
+    let n = 20_000u64;
+    let mut ops: Vec<Operation> = (0..n)
+        .map(|i| {
+            ret(
+                0,
+                2 * i + 1,
+                2 * i + 2,
+                insert(0, i as i64),
+                i.checked_sub(1).map(|p| p as i64),
+            )
+        })
+        .collect();
+    ops.push(ret(1, 0, 2 * n + 1, get(0), Some(n as i64 - 1)));
+    let limits = lincheck::Limits {
+        max_memory: 8 << 20,
+        ..lincheck::Limits::default()
+    };
+    let report = lincheck::check_with(&ops, &limits).unwrap();
+    assert!(
+        report.verdict.is_linearizable(),
+        "{:?}; peak memo {} bytes",
+        report.verdict,
+        report.stats.peak_memo_bytes
+    );
+}
+
+/// Thirty pending `insert_if_absent` that can only ever insert before the
+/// two completed ones, which both claim to have inserted: not linearizable.
+/// Once the key holds a value a pending `insert_if_absent` changes nothing,
+/// so "it never took effect" is as good and the search does not branch on
+/// it (it branched on every subset: 2^30).
+#[test]
+fn pending_operations_that_change_nothing_do_not_make_the_search_exponential() {
+    let k = 30u64;
+    let mut ops: Vec<Operation> = (0..k)
+        .map(|i| {
+            Operation::pending(
+                10 + i,
+                i + 1,
+                Op::InsertIfAbsent {
+                    key: 0,
+                    value: 1000 + i as i64,
+                },
+            )
+        })
+        .collect();
+    ops.push(ret(
+        0,
+        k + 1,
+        k + 2,
+        Op::InsertIfAbsent { key: 0, value: 100 },
+        None,
+    ));
+    ops.push(ret(
+        1,
+        k + 3,
+        k + 4,
+        Op::InsertIfAbsent { key: 0, value: 200 },
+        None,
+    ));
+    let limits = lincheck::Limits {
+        timeout: Some(std::time::Duration::from_secs(30)),
+        ..lincheck::Limits::default()
+    };
+    let report = lincheck::check_with(&ops, &limits).unwrap();
+    assert!(
+        matches!(report.verdict, Verdict::NotLinearizable(_)),
+        "{:?}",
+        report.verdict
+    );
+}
