@@ -76,3 +76,54 @@ fn a_map_dropped_with_dead_nodes_still_linked_frees_them_once() {
     settle(&ledger);
     assert_eq!(ledger.live(), 0, "{ledger:?}");
 }
+
+/// A value whose clone yields the processor before it reads itself, so a
+/// clone of a node that another thread is freeing reads freed memory.
+#[derive(Debug, PartialEq)]
+struct SlowClone(Vec<u64>);
+
+impl Clone for SlowClone {
+    fn clone(&self) -> Self {
+        thread::yield_now();
+        Self(self.0.clone())
+    }
+}
+
+/// Issue 7, bug 1, on real threads: `make` flushes (so the new node is born
+/// above its thread's published epoch) while another thread removes the key
+/// and flushes too (so the removed node is freed at once). Before the fix,
+/// `get_or_insert_with` cloned the value out of the node it had just pushed,
+/// which the remover may have freed: AddressSanitizer reports a
+/// heap-use-after-free in `claim` (`bash scripts/asan.sh`); without ASan the
+/// check below sees torn values only by luck.
+#[test]
+fn get_or_insert_never_clones_from_a_node_another_thread_freed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let map: Arc<HashMap<u64, SlowClone>> = Arc::new(HashMap::with_capacity(16));
+    let stop = Arc::new(AtomicBool::new(false));
+    let removers: Vec<_> = (0..2)
+        .map(|_| {
+            let (map, stop) = (Arc::clone(&map), Arc::clone(&stop));
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    drop(map.remove(&1));
+                    kovan_map::flush();
+                }
+            })
+        })
+        .collect();
+    for i in 0..20_000u64 {
+        let got = map.get_or_insert_with(1, || {
+            kovan_map::flush();
+            SlowClone(vec![i; 8])
+        });
+        assert!(
+            got.0.len() == 8 && got.0.iter().all(|&x| x == got.0[0]),
+            "torn value {got:?}"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for remover in removers {
+        remover.join().unwrap();
+    }
+}

@@ -140,9 +140,15 @@ pub fn shuttle_config() -> shuttle::Config {
 
 /// Runs `f` under `iterations` random schedules, then `iterations` PCT
 /// schedules (depth 3).
+///
+/// Two environment variables steer it (docs/verification.md):
+/// `KOVAN_MAP_SHUTTLE_ITERS=N` runs `N` schedules per scheduler instead (a
+/// long campaign), and `KOVAN_MAP_SHUTTLE_REPLAY=SCHEDULE` replays the one
+/// schedule a failure printed (run the failing test alone, with
+/// `--test-threads 1`, so no other test consumes it).
 #[cfg(feature = "shuttle")]
 pub fn shuttle_explore(iterations: usize, f: impl Fn() + Send + Sync + 'static) {
-    use shuttle::scheduler::{PctScheduler, RandomScheduler};
+    use shuttle::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler};
     // Over the model reclaimer, every execution starts from a fresh registry
     // and its epoch advances at a random half of the retires.
     #[cfg(feature = "shuttle-model")]
@@ -151,6 +157,13 @@ pub fn shuttle_explore(iterations: usize, f: impl Fn() + Send + Sync + 'static) 
         f();
         kovan_map::model::model_quiesce();
     };
+    if let Ok(schedule) = std::env::var("KOVAN_MAP_SHUTTLE_REPLAY") {
+        let replay = shuttle::Runner::new(ReplayScheduler::new_from_encoded(&schedule), shuttle_config());
+        replay.run(f);
+        eprintln!("shuttle: replayed the schedule of KOVAN_MAP_SHUTTLE_REPLAY");
+        return;
+    }
+    let iterations = shuttle_iterations(iterations);
     let f = std::sync::Arc::new(f);
     let g = std::sync::Arc::clone(&f);
     let random = shuttle::Runner::new(RandomScheduler::new(iterations), shuttle_config());
@@ -158,6 +171,23 @@ pub fn shuttle_explore(iterations: usize, f: impl Fn() + Send + Sync + 'static) 
     let pct = shuttle::Runner::new(PctScheduler::new(3, iterations), shuttle_config());
     let more = pct.run(move || f());
     eprintln!("shuttle: {runs} random and {more} PCT schedules");
+}
+
+/// `default`, or the schedule count `KOVAN_MAP_SHUTTLE_ITERS` asks for.
+///
+/// # Panics
+///
+/// If the variable is set but is not a positive integer (a campaign that
+/// silently ran the default count would mislead).
+#[cfg(feature = "shuttle")]
+pub fn shuttle_iterations(default: usize) -> usize {
+    match std::env::var("KOVAN_MAP_SHUTTLE_ITERS") {
+        Err(_) => default,
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => panic!("KOVAN_MAP_SHUTTLE_ITERS must be a positive integer, not {text:?}"),
+        },
+    }
 }
 
 /// Generates `scenarios` random scenarios (shuttle-sized: up to 4 threads
