@@ -32,6 +32,8 @@ cargo build --locked --no-default-features
 
 step "loom: exhaustive interleavings (bounded) of the production code"
 RUSTFLAGS="--cfg kovan_map_loom" CARGO_TARGET_DIR=target/loom \
+  cargo test --locked -p kovan-map --release --lib reclaim::model
+RUSTFLAGS="--cfg kovan_map_loom" CARGO_TARGET_DIR=target/loom \
   cargo test --locked -p kovan-map-models --release --test 'loom_*'
 
 step "shuttle: random and PCT schedules of the production code"

@@ -805,3 +805,8 @@ impl<T> PartialEq for Shared<'_, T> {
     }
 }
 impl<T> Eq for Shared<'_, T> {}
+
+/// Fidelity tests of the model against kovan's rule: run with
+/// `RUSTFLAGS="--cfg kovan_map_loom" cargo test -p kovan-map --release --lib`.
+#[cfg(all(test, kovan_map_loom))]
+mod tests;
