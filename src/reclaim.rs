@@ -74,20 +74,70 @@ mod imp {
     use alloc::boxed::Box;
     use core::marker::PhantomData;
 
-    pub use kovan::Guard;
+    /// A critical section: while it lives, the entries this thread reads
+    /// through it stay allocated.
+    ///
+    /// Get one from [`pin`] or a map's `pin` method, and pass it to the
+    /// borrowing reads (`get_ref`): a reference read under a guard is valid
+    /// until the guard is dropped, even if another thread removes or
+    /// replaces the entry meanwhile (the borrow checker ties the reference to
+    /// the guard). The maps' other methods pin a guard of their own.
+    ///
+    /// A guard belongs to its thread: it is neither `Send` nor `Sync`.
+    /// Guards nest; only the outermost one does any work.
+    ///
+    /// Hold it briefly. While a thread holds a guard, entries that *any*
+    /// thread removes meanwhile may not be freed, so a guard held for a long
+    /// time (across a blocking call, say) lets retired memory pile up for
+    /// everyone. Dropping it is cheap (no atomic operation) and does not end
+    /// the holding back by itself: kovan 0.2.0 keeps the thread's
+    /// reservation until the thread pins again or calls [`flush`], so call
+    /// `flush` before a thread that used a map goes idle.
+    ///
+    /// ```compile_fail
+    /// fn assert_send<T: Send>() {}
+    /// assert_send::<kovan_map::Guard>();
+    /// ```
+    pub struct Guard {
+        inner: kovan::Guard,
+    }
+
+    impl core::fmt::Debug for Guard {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("Guard { .. }")
+        }
+    }
 
     /// What every retirable node starts with: kovan's retire header.
     pub(crate) type Header = kovan::RetiredNode;
 
-    /// Enters a critical section.
+    /// Enters a critical section on this thread (see [`Guard`]).
+    ///
+    /// The outermost `pin` of a thread may first free memory that this
+    /// thread's earlier critical sections kept alive, running the
+    /// destructors of keys and values that any thread removed; so user
+    /// `Drop` code can run inside it, and inside every map method, reads
+    /// included.
     #[inline]
     pub fn pin() -> Guard {
-        kovan::pin()
+        Guard {
+            inner: kovan::pin(),
+        }
     }
 
-    /// Pushes this thread's retired nodes towards reclamation (kovan's
-    /// `flush`): finalises its partial batch, advances the epoch and frees
-    /// what no guard protects any more.
+    /// Hands this thread's retired memory on for reclamation now.
+    ///
+    /// Removed and replaced entries are retired in per-thread batches and
+    /// freed once no critical section can still read them. A thread that
+    /// writes and then goes idle (a pooled worker, a thread about to block
+    /// for long) can hold back a partial batch and, through its last
+    /// critical section, other threads' batches too. `flush` submits the
+    /// partial batch, advances the reclamation epoch and, called with no
+    /// [`Guard`] of this thread alive, frees what this thread was holding
+    /// back and stops holding anything back until the thread pins again.
+    /// Call it before a thread that used a map goes idle; a thread's exit
+    /// does the same on its own. It may run destructors of removed keys and
+    /// values (of any map, removed by any thread).
     #[inline]
     pub fn flush() {
         kovan::flush();
@@ -166,7 +216,7 @@ mod imp {
         /// was reachable at this load.
         #[inline]
         pub(crate) fn load<'g>(&self, order: Ordering, guard: &'g Guard) -> Shared<'g, T> {
-            Shared::from_word(self.word.load(order, guard).as_raw() as usize)
+            Shared::from_word(self.word.load(order, &guard.inner).as_raw() as usize)
         }
 
         /// One compare-and-swap of the whole word (pointer and tags). The
@@ -190,7 +240,7 @@ mod imp {
                 )
             };
             self.word
-                .compare_exchange(current, new, success, failure, guard)
+                .compare_exchange(current, new, success, failure, &guard.inner)
                 .is_ok()
         }
 

@@ -109,8 +109,10 @@ pub(crate) enum Search<'g, K, V> {
         node: Shared<'g, Node<K, V>>,
         next: Shared<'g, Node<K, V>>,
     },
-    /// The chain that started at `head` (the bucket's word at the start of
-    /// the last pass) had no live node of the key.
+    /// The chain had no live node of the key. `head` is the bucket's word
+    /// as this search last knew it: loaded at the start of the last pass, or
+    /// set by this search's own unlink of a head node since. It is the word
+    /// a push must expect.
     Absent { head: Shared<'g, Node<K, V>> },
 }
 

@@ -399,9 +399,12 @@ where
     ) -> bool {
         // SAFETY: `node` came from a search under `guard`.
         let old = unsafe { node.deref() };
-        // ORDERING: AcqRel. Release: a helper that acquires the tagged word
-        // and unlinks `node` publishes `next` onward; Acquire pairs with the
-        // write of `next`.
+        // ORDERING: AcqRel, more than the tag needs: no payload travels
+        // through it. A helper that acquires the tagged word synchronizes
+        // with the CAS that wrote `next` through the release sequence this
+        // RMW continues, and this thread acquired `next` when its search
+        // loaded it. Relaxed would do; AcqRel costs nothing more on x86 and
+        // keeps every CAS on a `next` word alike.
         // LINEARIZATION(remove): the tag that marks the key's node deleted
         // (also of remove_if, compare_and_remove, force_remove, compute
         // returning None, clear).
@@ -422,11 +425,14 @@ where
     }
 
     /// The unlink of a node we killed failed (its predecessor changed): one
-    /// more writer's pass over its bucket unlinks it, so a dead node rarely
-    /// lingers in a bucket nobody writes again. (The pass stops at the key's
-    /// live node; if the key was inserted again at the head meanwhile, the
-    /// dead node behind it stays linked until another writer passes it or the
-    /// map is dropped, which frees it.)
+    /// more writer's search of its key unlinks it. The search unlinks every
+    /// dead node it passes and stops only at the key's live node or the
+    /// chain's end. A live node of the key ahead of ours means the key was
+    /// inserted again, and that insert's own search (which found the key
+    /// absent, so passed our dead node) unlinked it already. So after `tidy`
+    /// the node is unlinked, unless a user `Eq` panics inside it; then it
+    /// stays linked until a writer passes it or the map is dropped, which
+    /// frees it.
     fn tidy(&self, node: Shared<'_, Node<K, V>>, guard: &Guard) {
         // SAFETY: `node` is protected by `guard` (loaded by our search).
         let dead = unsafe { node.deref() };
