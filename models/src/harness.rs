@@ -158,7 +158,10 @@ pub fn shuttle_explore(iterations: usize, f: impl Fn() + Send + Sync + 'static) 
         kovan_map::model::model_quiesce();
     };
     if let Ok(schedule) = std::env::var("KOVAN_MAP_SHUTTLE_REPLAY") {
-        let replay = shuttle::Runner::new(ReplayScheduler::new_from_encoded(&schedule), shuttle_config());
+        let replay = shuttle::Runner::new(
+            ReplayScheduler::new_from_encoded(&schedule),
+            shuttle_config(),
+        );
         replay.run(f);
         eprintln!("shuttle: replayed the schedule of KOVAN_MAP_SHUTTLE_REPLAY");
         return;
