@@ -15,8 +15,13 @@
 //! * **Lock-free.** No operation takes a lock or waits for a flag another
 //!   thread must clear. A thread that meets unfinished work (a dead node
 //!   still linked, a displacement, a migration) finishes it and goes on.
-//!   `get` and `contains_key` write no shared memory (`HopscotchMap`'s
-//!   iterator does: it finishes a resize it meets).
+//!   `get`, `contains_key` and `get_ref` write none of the map's memory
+//!   (`HopscotchMap`'s iterator does: it finishes a resize it meets). They
+//!   do write this thread's own reclamation state in kovan, and the
+//!   outermost [`pin`] of a thread may free memory its earlier critical
+//!   sections held back, running destructors of keys and values that other
+//!   threads removed: user `Drop` code can run inside any map method, reads
+//!   included (a panic there unwinds out of the call).
 //! * **Linearizable.** Every single-key operation takes effect at one atomic
 //!   step, named in its `# Linearizability` section and marked in the source
 //!   with `// LINEARIZATION(op):`.
@@ -25,15 +30,23 @@
 //!   iteration exactly once and never a key twice; `clear` is a sequence of
 //!   linearizable removals.
 //! * **Safe reclamation.** A removed or replaced node is handed to kovan only
-//!   after it is unreachable, by the one thread whose CAS unlinked it.
+//!   after it is unreachable, by the one thread whose CAS unlinked it, and a
+//!   thread reads only nodes kovan protects for it (a node it allocated
+//!   itself is not among them once published: see the facade's rule).
+//! * **Memory comes back in batches.** A thread that used a map and then
+//!   idles should call [`flush`]; a [`Guard`] held long delays reclamation
+//!   for every thread.
 //!
 //! # Model-checked
 //!
 //! The maps reach atomics only through `sync` and reclamation only through
 //! `reclaim`. Built with `RUSTFLAGS="--cfg kovan_map_loom"` they run on loom's
-//! atomics and a model reclaimer that fails the model on any use of a node
-//! the real reclaimer would not protect; with the `shuttle` feature they run
-//! on shuttle's atomics. The suites live in the `kovan-map-models` crate.
+//! atomics and a model of kovan 0.2.0's reclamation rule that fails the model
+//! on any use of a node the real reclaimer would not protect, and adds no
+//! happens-before of its own; with the `shuttle` feature they run on
+//! shuttle's atomics (over kovan, or with `shuttle-model` over the same
+//! model). The suites live in the `kovan-map-models` crate; the repository's
+//! `docs/verification.md` says what each one can and cannot see.
 //!
 //! # Example
 //!

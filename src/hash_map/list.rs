@@ -199,7 +199,7 @@ pub(crate) fn help_unlink<'g, K: 'static, V: 'static>(
     }
 }
 
-/// A reader's search: writes no shared memory. Returns the key's node at the
+/// A reader's search: writes none of the map's memory. Returns the key's node at the
 /// moment its `next` was seen untagged (the read's linearization point, in
 /// [`walk`]), or `None` when the key was absent at some moment of the search.
 pub(crate) fn lookup<'g, K, V, Q>(
@@ -276,7 +276,7 @@ pub(crate) fn clear<K: 'static, V: 'static>(
 
 /// A reader's pass over one bucket: calls `visit` on every node whose `next`
 /// it found untagged (live at that load), in chain order, until `visit`
-/// breaks. Writes no shared memory. If the pass must restart (a writer
+/// breaks. Writes none of the map's memory. If the pass must restart (a writer
 /// changed a link it relied on), `restart` is called first, so the caller can
 /// forget what the abandoned pass visited.
 ///

@@ -266,6 +266,10 @@ where
 
     /// The value of `key`, cloned.
     ///
+    /// Writes none of the map's memory. Its `pin` may free memory this
+    /// thread held back, running destructors of entries other threads
+    /// removed (see the crate's promises).
+    ///
     /// # Linearizability
     ///
     /// Present: at the load of the key's node's `next` that finds it untagged
