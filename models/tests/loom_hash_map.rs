@@ -402,3 +402,49 @@ fn replace_if_never_reads_its_replacement_after_the_cas() {
         },
     );
 }
+
+// Scenarios added for the mutant table (models/mutants/, docs/mutants.md):
+// each names the mutant it catches, which no scenario above caught.
+
+#[test]
+fn get_racing_the_push_of_a_new_key_reads_the_whole_node() {
+    // Bound 2. A reader meets a node pushed while it runs: its key and value
+    // (loom cells) must be visible through the bucket load alone. Catches
+    // mutant `hm-walk-head-relaxed` (a reader loading the bucket head
+    // Relaxed reads the new head's payload with no happens-before; every
+    // other scenario's reader meets only nodes published before the spawn).
+    race(
+        2,
+        &[],
+        |m| m.insert(1, 10),
+        |m| m.get(&1),
+        |m, inserted, seen| {
+            assert_eq!(inserted, None);
+            assert!(matches!(seen, None | Some(10)), "read {seen:?}");
+            assert_eq!(m.get(&1), Some(10));
+        },
+    );
+}
+
+#[test]
+fn writer_whose_unlink_failed_never_reaches_a_successor_born_and_retired_meanwhile() {
+    // Bound 2. The writer analogue of the reader scenario above: chain
+    // D(1) -> T(2); an insert of an absent key loads D's tagged `next`, and
+    // its unlink of D fails because the other thread unlinked D first, then
+    // replaced T by U and removed U. A search that then went on along the
+    // frozen link (instead of restarting from the head) would reach U, born
+    // after the inserter's reservation and retired before its load. Catches
+    // mutant `hm-search-continues-after-failed-unlink`.
+    race(
+        2,
+        &[(2, 2), (1, 1)],
+        |m| m.insert(3, 3),
+        |m| (m.remove(&1), m.insert(2, 20), m.remove(&2)),
+        |m, inserted, wrote| {
+            assert_eq!(inserted, None);
+            assert_eq!(wrote, (Some(1), Some(2), Some(20)));
+            assert_eq!(m.get(&3), Some(3));
+            assert_eq!(m.len(), 1);
+        },
+    );
+}

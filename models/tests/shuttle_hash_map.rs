@@ -270,3 +270,39 @@ fn a_panic_after_a_replacement_took_effect_keeps_the_new_node() {
         );
     });
 }
+
+// Scenarios added for the mutant table (models/mutants/, docs/mutants.md):
+// each names the mutant it catches, which no scenario above caught.
+
+#[test]
+fn a_removal_that_len_counts_is_seen_by_a_later_get() {
+    // Two threads, 300 random and 300 PCT schedules. `remove` subtracts
+    // from the length just after its linearization point (the DELETED tag)
+    // and before its unlink. So, shuttle's memory being sequentially
+    // consistent, a reader that sees the length drop to 0 and then looks
+    // the key up must find it absent, though the removed node may still be
+    // linked (the remover not yet past its unlink). Catches mutant
+    // `hm-reader-ignores-deleted`: with the correct writers, a DELETED node
+    // is linked only inside its remover's window, so a reader that takes
+    // it for live is seen only by an observer of that window, and `len` is
+    // the one that needs no third thread. (Not a loom scenario: the length
+    // stripes are Relaxed, so under loom a reader may see the new length
+    // and the old `next` word.)
+    explore(300, || {
+        let map = Arc::new(Map::with_capacity_and_hasher(1, KeyIsHash));
+        map.insert(1, 1);
+        let remover = {
+            let map = Arc::clone(&map);
+            thread::spawn(move || map.remove(&1))
+        };
+        for _ in 0..3 {
+            let counted = map.is_empty();
+            let seen = map.get(&1);
+            if counted {
+                assert_eq!(seen, None, "len said the removal took effect");
+            }
+        }
+        assert_eq!(remover.join().unwrap(), Some(1));
+        assert_eq!(map.get(&1), None);
+    });
+}
