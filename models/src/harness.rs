@@ -105,9 +105,16 @@ pub fn loom_race<M, RA, RB>(
             .spawn(f)
             .expect("spawn a model thread")
     }
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
+    static PRUNED: AtomicU64 = AtomicU64::new(0);
     for epochs in [Epochs::AdvanceAtEveryRetire, Epochs::OnlyAtFlush] {
         for a_first in [true, false] {
+            EXECUTIONS.store(0, Ordering::Relaxed);
+            PRUNED.store(0, Ordering::Relaxed);
+            let started = std::time::Instant::now();
             loom_model(bound, move || {
+                EXECUTIONS.fetch_add(1, Ordering::Relaxed);
                 model_reset(epochs);
                 {
                     let map = Arc::new(make());
@@ -123,8 +130,15 @@ pub fn loom_race<M, RA, RB>(
                     };
                     check(&map, ra, rb);
                 }
-                model_quiesce();
+                PRUNED.fetch_add(model_quiesce(), Ordering::Relaxed);
             });
+            eprintln!(
+                "loom: {epochs:?}, {} first: {} executions, {} impossible loads pruned, {:.1} s",
+                if a_first { "a" } else { "b" },
+                EXECUTIONS.load(Ordering::Relaxed),
+                PRUNED.load(Ordering::Relaxed),
+                started.elapsed().as_secs_f64()
+            );
         }
     }
 }
