@@ -1,15 +1,31 @@
 //! Times reading a history file (not a test).
+//!
+//! `cargo run --release -p kovan-map-models --example parse_time -- FILE.jsonl`
 fn main() {
-    let path = std::env::args().nth(1).expect("FILE");
-    let bytes = std::fs::read(&path).unwrap();
-    let text = std::str::from_utf8(&bytes).unwrap();
+    let Some(path) = std::env::args().nth(1) else {
+        eprintln!("usage: parse_time FILE.jsonl");
+        std::process::exit(2);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{path}:0: cannot read: {e}");
+            std::process::exit(2);
+        }
+    };
     for _ in 0..3 {
         let t = std::time::Instant::now();
-        let ops = kovan_map_models::jsonl::parse(text).unwrap();
-        println!(
-            "{} operations parsed in {:.4} s",
-            ops.len(),
-            t.elapsed().as_secs_f64()
-        );
+        match kovan_map_models::jsonl::parse(&text) {
+            Ok(r) => println!(
+                "{} operations and {} scans parsed in {:.4} s",
+                r.operations.len(),
+                r.scans.len(),
+                t.elapsed().as_secs_f64()
+            ),
+            Err(e) => {
+                eprintln!("{path}:{e}");
+                std::process::exit(2);
+            }
+        }
     }
 }

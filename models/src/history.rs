@@ -16,6 +16,12 @@
 //!   after `join`. Operations of one thread in the parallel part keep
 //!   program order (the checker orders same-thread operations by `call`).
 //!
+//! Besides single-key [`Operation`]s, a history may hold [`Scan`]s: calls
+//! of `len` and `iter`, which read the whole map and promise less than
+//! linearizability (see [`crate::lincheck::weak`]). [`Recorder::record_len`]
+//! and [`Recorder::record_iter`] record them, [`History::recording`] returns
+//! both kinds as a [`Recording`].
+//!
 //! Invariants of a recorded history: each operation's `call` is less than
 //! its `ret`; one thread's calls are distinct and increase in program order;
 //! a thread's pending operation (if any) is its last. Histories from
@@ -25,7 +31,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::spec::{Op, Ret};
+use crate::spec::{Key, Op, Ret};
 
 /// One operation of a history.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,11 +107,109 @@ impl Operation {
     }
 }
 
+/// A whole-map read: `len` or `iter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScanOp {
+    /// `len() -> usize`
+    Len,
+    /// `iter()`, of which the keys are recorded, in the order yielded.
+    Iter,
+}
+
+impl ScanOp {
+    /// The method's name (and the `op` of the history file format).
+    pub fn name(self) -> &'static str {
+        match self {
+            ScanOp::Len => "len",
+            ScanOp::Iter => "iter",
+        }
+    }
+}
+
+/// What a [`Scan`] returned.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Scanned {
+    /// The count `len` returned (an `i64`, so that a file can record a
+    /// negative count, which the weak check reports).
+    Len(i64),
+    /// The keys `iter` yielded, in order.
+    Keys(Vec<Key>),
+}
+
+/// One call of `len` or `iter`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scan {
+    /// The thread that ran it.
+    pub thread: u64,
+    /// Logical time just before the call.
+    pub call: u64,
+    /// Which scan.
+    pub op: ScanOp,
+    /// `Some((ret, result))` if it returned; `None` if pending.
+    pub outcome: Option<(u64, Scanned)>,
+}
+
+impl Scan {
+    /// A completed `len`.
+    pub fn len_returned(thread: u64, call: u64, ret: u64, count: i64) -> Scan {
+        Scan {
+            thread,
+            call,
+            op: ScanOp::Len,
+            outcome: Some((ret, Scanned::Len(count))),
+        }
+    }
+
+    /// A completed `iter` that yielded `keys`.
+    pub fn iter_returned(thread: u64, call: u64, ret: u64, keys: Vec<Key>) -> Scan {
+        Scan {
+            thread,
+            call,
+            op: ScanOp::Iter,
+            outcome: Some((ret, Scanned::Keys(keys))),
+        }
+    }
+
+    /// A scan that never returned.
+    pub fn pending(thread: u64, call: u64, op: ScanOp) -> Scan {
+        Scan {
+            thread,
+            call,
+            op,
+            outcome: None,
+        }
+    }
+
+    /// The return time, `None` if pending.
+    pub fn ret(&self) -> Option<u64> {
+        self.outcome.as_ref().map(|(r, _)| *r)
+    }
+}
+
+/// A whole recorded history: single-key operations and scans.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recording {
+    /// The single-key operations (checked for linearizability).
+    pub operations: Vec<Operation>,
+    /// The `len` and `iter` calls (checked against their weaker promises).
+    pub scans: Vec<Scan>,
+}
+
+impl From<Vec<Operation>> for Recording {
+    fn from(operations: Vec<Operation>) -> Recording {
+        Recording {
+            operations,
+            scans: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     clock: AtomicU64,
     ordering: Ordering,
     log: Mutex<Vec<Operation>>,
+    scans: Mutex<Vec<Scan>>,
 }
 
 /// A history that many threads record into at once.
@@ -163,6 +267,7 @@ impl History {
                 clock: AtomicU64::new(0),
                 ordering,
                 log: Mutex::new(Vec::new()),
+                scans: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -173,6 +278,7 @@ impl History {
             history: self.clone(),
             thread,
             local: Vec::new(),
+            scans: Vec::new(),
         }
     }
 
@@ -183,16 +289,43 @@ impl History {
         self.shared.clock.fetch_add(1, self.shared.ordering)
     }
 
-    fn append(&self, ops: &mut Vec<Operation>) {
-        if ops.is_empty() {
-            return;
+    fn append(&self, ops: &mut Vec<Operation>, scans: &mut Vec<Scan>) {
+        if !ops.is_empty() {
+            let mut log = self
+                .shared
+                .log
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            log.append(ops);
         }
-        let mut log = self
+        if !scans.is_empty() {
+            let mut log = self
+                .shared
+                .scans
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            log.append(scans);
+        }
+    }
+
+    /// The scans recorded so far by dropped recorders, sorted by call.
+    pub fn scans(&self) -> Vec<Scan> {
+        let mut scans = self
             .shared
-            .log
+            .scans
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        log.append(ops);
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        scans.sort_by_key(|s| (s.call, s.thread));
+        scans
+    }
+
+    /// Operations and scans recorded so far by dropped recorders.
+    pub fn recording(&self) -> Recording {
+        Recording {
+            operations: self.operations(),
+            scans: self.scans(),
+        }
     }
 
     /// The operations recorded so far by dropped recorders, sorted by call.
@@ -216,6 +349,7 @@ pub struct Recorder {
     history: History,
     thread: u64,
     local: Vec<Operation>,
+    scans: Vec<Scan>,
 }
 
 impl Recorder {
@@ -253,9 +387,76 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// Runs `f` (a call of `len` on the map under test) between two clock
+    /// ticks and records it as a `len` scan. If `f` panics, the scan is
+    /// recorded as pending.
+    pub fn record_len(&mut self, f: impl FnOnce() -> usize) -> usize {
+        let call = self.begin_scan(ScanOp::Len);
+        let n = f();
+        call.finish(Scanned::Len(i64::try_from(n).unwrap_or(i64::MAX)));
+        n
+    }
+
+    /// Runs `f` (an iteration over the map under test, giving the keys it
+    /// yielded in order) between two clock ticks and records it as an
+    /// `iter` scan. If `f` panics, the scan is recorded as pending.
+    pub fn record_iter<I: IntoIterator<Item = Key>>(&mut self, f: impl FnOnce() -> I) -> Vec<Key> {
+        let call = self.begin_scan(ScanOp::Iter);
+        let keys: Vec<Key> = f().into_iter().collect();
+        call.finish(Scanned::Keys(keys.clone()));
+        keys
+    }
+
+    fn begin_scan(&mut self, op: ScanOp) -> ScanCall<'_> {
+        let call = self.history.tick();
+        ScanCall {
+            recorder: self,
+            op,
+            call,
+            done: false,
+        }
+    }
+}
+
+/// A scan that has been called and not yet finished; dropped unfinished,
+/// it is recorded as pending.
+struct ScanCall<'r> {
+    recorder: &'r mut Recorder,
+    op: ScanOp,
+    call: u64,
+    done: bool,
+}
+
+impl ScanCall<'_> {
+    fn finish(mut self, result: Scanned) {
+        let ret = self.recorder.history.tick();
+        self.done = true;
+        self.recorder.scans.push(Scan {
+            thread: self.recorder.thread,
+            call: self.call,
+            op: self.op,
+            outcome: Some((ret, result)),
+        });
+    }
+}
+
+impl Drop for ScanCall<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.recorder.scans.push(Scan {
+                thread: self.recorder.thread,
+                call: self.call,
+                op: self.op,
+                outcome: None,
+            });
+        }
+    }
+}
+
 impl Drop for Recorder {
     fn drop(&mut self) {
-        self.history.append(&mut self.local);
+        self.history.append(&mut self.local, &mut self.scans);
     }
 }
 

@@ -31,24 +31,29 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::history::{Operation, Outcome};
+use crate::history::{Operation, Outcome, Recording};
 use crate::spec::{Key, Value};
 
 mod minimize;
 mod render;
 mod search;
+pub mod weak;
 
 pub use search::Limit;
 
 /// Limits of a check.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Give up (answer undecided) after this long; `None`: no time limit.
+    /// The whole check, shrinking included, ends within this long (plus
+    /// the few milliseconds of building the answer): deciding past it
+    /// answers undecided, and shrinking stops with the smallest failing
+    /// sub-history found so far (marked not minimal). `None`: no limit.
     pub timeout: Option<Duration>,
-    /// Give up on a key when its memo would grow past this many bytes.
+    /// Give up on a key when its memo would hold more than this many bytes
+    /// (counted as allocated: every arena chunk and the table).
     pub max_memory: usize,
-    /// Time to spend shrinking a counterexample (the check itself is done
-    /// by then; shrinking stops early with the smallest found so far).
+    /// At most this long shrinking a counterexample, and never past
+    /// `timeout`.
     pub shrink_time: Duration,
     /// Reject at once a history in which some result needs the key to hold
     /// a value that no operation writes (a read of garbage), before any
@@ -160,6 +165,11 @@ pub struct Counterexample {
     pub key_operations: usize,
     /// Why it fails, when that can be said in a sentence.
     pub note: Option<String>,
+    /// True if no single operation can be dropped from `ops` with what is
+    /// left still failing (under the same rule for the initial cell, and
+    /// the same optional operations). False only when a time limit stopped
+    /// the shrinking first.
+    pub minimal: bool,
 }
 
 impl Counterexample {
@@ -293,7 +303,11 @@ pub fn check_with(ops: &[Operation], limits: &Limits) -> Result<Report, InvalidH
             search::Answer::NotLinearizable => {
                 stats.check_time = started.elapsed();
                 let shrink_started = Instant::now();
-                let cx = minimize::shrink(*key, &sub, limits, counters.max_minret);
+                let shrink_deadline = match deadline {
+                    Some(d) => d.min(shrink_started + limits.shrink_time),
+                    None => shrink_started + limits.shrink_time,
+                };
+                let cx = minimize::shrink(*key, &sub, limits, counters.max_minret, shrink_deadline);
                 stats.shrink_time = shrink_started.elapsed();
                 return Ok(Report {
                     verdict: Verdict::NotLinearizable(Box::new(cx)),
@@ -321,6 +335,37 @@ pub fn check_with(ops: &[Operation], limits: &Limits) -> Result<Report, InvalidH
     Ok(Report { verdict, stats })
 }
 
+/// The outcome of [`check_recording`]: linearizability of the single-key
+/// operations, and the weaker promises of the scans.
+#[derive(Clone, Debug)]
+pub struct RecordingReport {
+    /// The per-key linearizability check.
+    pub report: Report,
+    /// `Err`: the first scan (by call) that broke its promise.
+    pub scans: Result<(), Box<weak::ScanViolation>>,
+}
+
+impl RecordingReport {
+    /// True if the operations are linearizable and every scan kept its
+    /// promise.
+    pub fn is_ok(&self) -> bool {
+        self.report.verdict.is_linearizable() && self.scans.is_ok()
+    }
+}
+
+/// Checks a whole recording: its single-key operations for
+/// linearizability ([`check_with`]) and its `len`/`iter` scans against
+/// their weaker promises ([`weak::check_scans`]), which take no search and
+/// are checked whatever the first verdict.
+pub fn check_recording(
+    recording: &Recording,
+    limits: &Limits,
+) -> Result<RecordingReport, InvalidHistory> {
+    let report = check_with(&recording.operations, limits)?;
+    let scans = weak::check_scans(&recording.operations, &recording.scans);
+    Ok(RecordingReport { report, scans })
+}
+
 /// Panics with the counterexample's timeline unless `ops` is linearizable
 /// (for tests of the maps).
 ///
@@ -337,6 +382,20 @@ pub fn assert_linearizable(ops: &[Operation]) {
                 panic!("undecided ({limit:?} limit) on keys {keys:?}")
             }
         },
+    }
+}
+
+/// Panics with the counterexample unless the recording's operations are
+/// linearizable and its scans keep their promises (for tests of the maps).
+///
+/// # Panics
+/// If the history is invalid, not linearizable, undecided, or a scan broke
+/// its promise.
+#[track_caller]
+pub fn assert_recording_ok(recording: &Recording) {
+    assert_linearizable(&recording.operations);
+    if let Err(v) = weak::check_scans(&recording.operations, &recording.scans) {
+        panic!("a scan broke its promise:\n{}", v.timeline());
     }
 }
 

@@ -510,6 +510,47 @@ pub fn writes_value(op: &Op) -> Option<Value> {
     }
 }
 
+/// True if `op` can take a present key to absent (in some cell). Used by
+/// the weak checks of `iter`: a key is present for a whole iteration only
+/// if no such operation on it may take effect meanwhile.
+pub fn may_remove(op: &Op) -> bool {
+    match *op {
+        Op::Remove { .. } | Op::ForceRemove { .. } | Op::CompareAndRemove { .. } => true,
+        Op::RemoveIf { pred, .. } => pred != Pred::Never,
+        Op::Compute { func, .. } => match func {
+            Func::Remove => true,
+            Func::RemoveIf(p) => p != Pred::Never,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether the key is present just after `op` returned `ret`, when the
+/// outcome alone says so (`None` when it depends on the cell before: a
+/// refused or absent `remove_if`, say). Reads count: a `get` that returned
+/// a value saw the key present.
+pub fn presence_after(op: &Op, ret: &Ret) -> Option<bool> {
+    match (*op, *ret) {
+        (Op::Get { .. }, Ret::Opt(v)) => Some(v.is_some()),
+        (Op::ContainsKey { .. }, Ret::Bool(b)) => Some(b),
+        (
+            Op::Insert { .. }
+            | Op::InsertIfAbsent { .. }
+            | Op::GetOrInsert { .. }
+            | Op::GetOrInsertWith { .. },
+            _,
+        ) => Some(true),
+        (Op::Remove { .. } | Op::ForceRemove { .. }, _) => Some(false),
+        (Op::RemoveIf { .. } | Op::CompareAndRemove { .. }, Ret::Opt(Some(_))) => Some(false),
+        (Op::ReplaceIf { .. } | Op::CompareAndSwap { .. }, Ret::Swap(r)) => {
+            Some(!matches!(r, Err(None)))
+        }
+        (Op::Compute { .. }, Ret::Opt(after)) => Some(after.is_some()),
+        _ => None,
+    }
+}
+
 /// For `compute`: does every cell `c` with `func(c) == after` equal `after`?
 fn compute_observes(func: Func, after: Option<Value>) -> bool {
     match (func, after) {

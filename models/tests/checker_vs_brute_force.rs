@@ -24,8 +24,16 @@ fn before(a: &Operation, b: &Operation) -> bool {
 /// pending ones) respecting `before` in which the spec, starting from
 /// `init` on every key, returns every recorded result?
 fn brute(ops: &[Operation], init: Option<Value>) -> bool {
+    brute_with(ops, &vec![false; ops.len()], init)
+}
+
+/// [`brute`] where `optional[i]` makes the completed `ops[i]` optional (a
+/// counterexample's `~`): it may be left out (it took effect before the
+/// window), or take effect like any other, returning its result.
+fn brute_with(ops: &[Operation], optional: &[bool], init: Option<Value>) -> bool {
     fn go(
         ops: &[Operation],
+        optional: &[bool],
         used: &mut Vec<bool>,
         cells: &mut Vec<(i64, Option<Value>)>,
         init: Option<Value>,
@@ -33,7 +41,8 @@ fn brute(ops: &[Operation], init: Option<Value>) -> bool {
         let all_done = ops
             .iter()
             .zip(used.iter())
-            .all(|(o, &u)| u || o.ret().is_none());
+            .zip(optional)
+            .all(|((o, &u), &opt)| u || opt || o.ret().is_none());
         if all_done {
             return true;
         }
@@ -47,8 +56,16 @@ fn brute(ops: &[Operation], init: Option<Value>) -> bool {
             // that is not its thread's last on its key returned before its
             // thread's next call on that key, so it cannot come after any
             // operation called later.
-            let blocked = (0..ops.len())
-                .any(|j| j != i && !used[j] && ops[j].ret().is_some() && before(&ops[j], &ops[i]))
+            let blocked = (0..ops.len()).any(|j| {
+                j != i
+                    && !used[j]
+                    && !optional[j]
+                    && ops[j].ret().is_some()
+                    && before(&ops[j], &ops[i])
+            })
+                // An optional operation taking effect now must not come
+                // after one it precedes.
+                || (optional[i] && (0..ops.len()).any(|k| used[k] && before(&ops[i], &ops[k])))
                 || (ops[i].ret().is_none() && {
                     let next_call = ops
                         .iter()
@@ -79,7 +96,7 @@ fn brute(ops: &[Operation], init: Option<Value>) -> bool {
             }
             used[i] = true;
             cells.push((key, after));
-            if go(ops, used, cells, init) {
+            if go(ops, optional, used, cells, init) {
                 return true;
             }
             cells.pop();
@@ -89,7 +106,7 @@ fn brute(ops: &[Operation], init: Option<Value>) -> bool {
     }
     let mut cells: Vec<(i64, Option<Value>)> = Vec::new();
     let mut used = vec![false; ops.len()];
-    go(ops, &mut used, &mut cells, init)
+    go(ops, optional, &mut used, &mut cells, init)
 }
 
 /// A small random history.
@@ -301,7 +318,14 @@ fn some_cells(ops: &[Operation]) -> Vec<Option<Value>> {
             c.push(v);
         }
         for v in c {
-            cells.extend([Some(v), Some(v + 1), Some(v - 1), Some(v + 3)]);
+            cells.extend([
+                Some(v),
+                Some(v + 1),
+                Some(v - 1),
+                Some(v + 2),
+                Some(v - 2),
+                Some(v + 3),
+            ]);
         }
     }
     cells
@@ -367,6 +391,73 @@ fn checker_agrees_with_brute_force() {
         )
         .max_tests(1_000_000)
         .quickcheck(agrees as fn(Small) -> TestResult);
+}
+
+/// A counterexample is *minimal*: dropping any one of its operations leaves
+/// a sub-history that the brute force linearizes (from the empty key, or,
+/// when the counterexample says "whatever the key held", from some cell),
+/// keeping the `~` marks of the rest. One exception, by design: an
+/// operation that is the only writer of a value another operation of the
+/// counterexample reads is dropped only with that reader (without it the
+/// rest would fail only as "a value never written").
+fn minimal(s: Small) -> TestResult {
+    if lincheck::validate(&s.ops).is_err() {
+        return TestResult::discard();
+    }
+    let report = lincheck::check(&s.ops).expect("valid");
+    let Some(cx) = report.verdict.counterexample() else {
+        return TestResult::discard();
+    };
+    if !cx.minimal {
+        return TestResult::error("shrinking a tiny history was cut short");
+    }
+    let optional: Vec<bool> = (0..cx.ops.len())
+        .map(|i| cx.optional.contains(&i))
+        .collect();
+    for i in 0..cx.ops.len() {
+        let rest: Vec<Operation> = (0..cx.ops.len())
+            .filter(|&j| j != i)
+            .map(|j| cx.ops[j].clone())
+            .collect();
+        let rest_optional: Vec<bool> = (0..cx.ops.len())
+            .filter(|&j| j != i)
+            .map(|j| optional[j])
+            .collect();
+        let passes = if cx.any_initial {
+            some_cells(&rest)
+                .into_iter()
+                .any(|c| brute_with(&rest, &rest_optional, c))
+        } else {
+            brute_with(&rest, &rest_optional, None)
+        };
+        let sole_writer_of_a_read = spec::writes_value(&cx.ops[i].op).is_some_and(|v| {
+            rest.iter().all(|o| spec::writes_value(&o.op) != Some(v))
+                && rest
+                    .iter()
+                    .any(|o| o.result().and_then(|r| spec::needs_value(&o.op, &r)) == Some(v))
+        });
+        if !passes && !sole_writer_of_a_read {
+            return TestResult::error(format!(
+                "operation {i} ({}) can be dropped and the rest still fails:\n{}",
+                cx.ops[i].op,
+                cx.timeline()
+            ));
+        }
+    }
+    TestResult::passed()
+}
+
+#[test]
+fn counterexamples_are_minimal() {
+    QuickCheck::new()
+        .tests(
+            std::env::var("LINCHECK_QC_TESTS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5_000),
+        )
+        .max_tests(1_000_000)
+        .quickcheck(minimal as fn(Small) -> TestResult);
 }
 
 /// Both outcomes occur often enough for the comparison to mean something.

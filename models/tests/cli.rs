@@ -163,18 +163,6 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn an_unreadable_file_exits_2() {
-    let missing = Temp::new("jsonl");
-    let out = run(&["check", missing.0.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.starts_with(&format!("{}: cannot read", missing.0.display())),
-        "{err}"
-    );
-}
-
-#[test]
 fn bad_json_names_its_line_counting_blank_lines() {
     assert_bad(&format!("{INS}\n\n   \n{{\"thread\":\n"), 4, "bad JSON");
     assert_bad("[1,2]\n", 1, "bad JSON");

@@ -1,9 +1,14 @@
 //! `lincheck check FILE.jsonl [--svg OUT.svg] [--timeout SECONDS]
 //! [--max-memory MIB] [--stats]`
 //!
-//! Exit status (shared/history-format.md): 0 linearizable, 1 not
-//! linearizable, 2 not a valid history or a usage error, 3 undecided.
+//! The file format is docs/history-format.md. Exit status: 0 linearizable
+//! (and every scan kept its promise), 1 not linearizable or a scan broke
+//! its promise, 2 not a valid history or a usage error, 3 undecided.
+//!
+//! The exit status never depends on whether standard output could be
+//! written (a full disk, a closed pipe): output errors are ignored.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -14,15 +19,19 @@ use kovan_map_models::lincheck::{self, Limit, Limits, Verdict};
 const USAGE: &str = "\
 usage: lincheck check FILE.jsonl [--svg OUT.svg] [--timeout SECONDS] [--max-memory MIB] [--stats]
 
-Checks a history (JSON Lines, see shared/history-format.md) for linearizability
-against the sequential map specification.
+Checks a history (JSON Lines; the format is docs/history-format.md in the
+kovan-map repository) for linearizability against the sequential map
+specification, and its len/iter scans (format version 2) against their weaker
+promises (len exact when no write is in flight, never negative; iter yields
+every key present throughout exactly once, never a key twice).
 
   --svg OUT.svg       if not linearizable, also draw the counterexample as SVG
   --timeout SECONDS   give up (exit 3) after this long; decimals allowed
   --max-memory MIB    give up on a key whose search memo would pass this (default 1024)
   --stats             print operations, keys, largest key, states, peak memory
 
-exit status: 0 linearizable, 1 not linearizable, 2 invalid history or usage, 3 undecided";
+exit status: 0 linearizable (and scans kept their promises), 1 not linearizable\n\
+(or a scan broke its promise), 2 invalid history or usage, 3 undecided";
 
 struct Args {
     file: PathBuf,
@@ -102,23 +111,36 @@ fn peak_rss() -> Option<String> {
 }
 
 fn main() -> ExitCode {
+    let mut out = String::new();
+    let code = run(&mut out);
+    // A full or closed standard output must not change the verdict.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    ExitCode::from(code)
+}
+
+/// Runs the command, writing what goes to standard output into `out`;
+/// returns the exit status.
+fn run(out: &mut String) -> u8 {
+    use std::fmt::Write as _;
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(a)) => a,
         Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
+            let _ = writeln!(out, "{USAGE}");
+            return 0;
         }
         Err(e) => {
             eprintln!("lincheck: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
+            return 2;
         }
     };
     let started = Instant::now();
-    let ops = match jsonl::read_file(&args.file) {
-        Ok(ops) => ops,
+    let recording = match jsonl::read_file(&args.file) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            return 2;
         }
     };
     let read_time = started.elapsed();
@@ -127,41 +149,52 @@ fn main() -> ExitCode {
         max_memory: args.max_memory,
         ..Limits::default()
     };
-    let report = match lincheck::check_with(&ops, &limits) {
+    let full = match lincheck::check_recording(&recording, &limits) {
         Ok(r) => r,
         Err(e) => {
             // The parser is stricter than the checker, so this is a bug.
-            eprintln!("{}: {e}", args.file.display());
-            return ExitCode::from(2);
+            eprintln!("{}:0: {e}", args.file.display());
+            return 2;
         }
     };
+    let report = &full.report;
     let s = &report.stats;
     let total = started.elapsed();
-    let code = match &report.verdict {
+    let scans = recording.scans.len();
+    let scans_note = if scans == 0 {
+        String::new()
+    } else {
+        format!(", {scans} scans")
+    };
+    let mut code = match &report.verdict {
         Verdict::Linearizable => {
-            println!(
-                "linearizable: {} operations, {} keys, {:.3} s",
-                s.operations,
-                s.keys,
-                total.as_secs_f64()
-            );
+            if full.scans.is_ok() {
+                let _ = writeln!(
+                    out,
+                    "linearizable: {} operations, {} keys{scans_note}, {:.3} s",
+                    s.operations,
+                    s.keys,
+                    total.as_secs_f64()
+                );
+            }
             0
         }
         Verdict::NotLinearizable(cx) => {
-            println!(
-                "not linearizable: {} operations, {} keys, {:.3} s (shrinking {:.3} s)",
+            let _ = writeln!(
+                out,
+                "not linearizable: {} operations, {} keys{scans_note}, {:.3} s (shrinking {:.3} s)",
                 s.operations,
                 s.keys,
                 total.as_secs_f64(),
                 s.shrink_time.as_secs_f64()
             );
-            print!("{}", cx.timeline());
+            out.push_str(&cx.timeline());
             if let Some(path) = &args.svg {
                 if let Err(e) = std::fs::write(path, cx.svg()) {
                     eprintln!("{}: cannot write: {e}", path.display());
-                    return ExitCode::from(2);
+                    return 2;
                 }
-                println!("wrote {}", path.display());
+                let _ = writeln!(out, "wrote {}", path.display());
             }
             1
         }
@@ -176,7 +209,8 @@ fn main() -> ExitCode {
             } else {
                 String::new()
             };
-            println!(
+            let _ = writeln!(
+                out,
                 "undecided: the search hit {why}; undecided key{}: {}{more}",
                 if keys.len() == 1 { "" } else { "s" },
                 shown.join(", ")
@@ -184,10 +218,21 @@ fn main() -> ExitCode {
             3
         }
     };
+    if let Err(v) = &full.scans {
+        let _ = writeln!(
+            out,
+            "a scan broke its promise: {} operations, {scans} scans, {:.3} s",
+            s.operations,
+            total.as_secs_f64()
+        );
+        out.push_str(&v.timeline());
+        code = 1;
+    }
     if args.stats {
-        println!(
-            "stats: operations {}, keys {}, largest partition {}, states {}, steps {}, \
-             peak memo {:.1} MiB, peak memory {}, read {:.3} s, check {:.3} s",
+        let _ = writeln!(
+            out,
+            "stats: operations {}, keys {}, scans {scans}, largest partition {}, states {}, steps {}, \
+             peak memo {:.1} MiB, peak memory {}, read {:.3} s, check {:.3} s, shrink {:.3} s",
             s.operations,
             s.keys,
             s.largest_partition,
@@ -196,8 +241,9 @@ fn main() -> ExitCode {
             s.peak_memo_bytes as f64 / (1 << 20) as f64,
             peak_rss().unwrap_or_else(|| "unknown (no /proc/self/status)".into()),
             read_time.as_secs_f64(),
-            s.check_time.as_secs_f64()
+            s.check_time.as_secs_f64(),
+            s.shrink_time.as_secs_f64()
         );
     }
-    ExitCode::from(code)
+    code
 }

@@ -43,8 +43,10 @@ use std::time::Instant;
 
 use super::search::{self, Budget};
 use super::{linearizable_from, Counterexample, Limits};
+use std::collections::HashSet;
+
 use crate::history::{Operation, Outcome};
-use crate::spec::{Key, Op, Value};
+use crate::spec::{self, Key, Op, Value};
 
 /// A sub-history with some operations optional (see `search::Part::new`).
 #[derive(Clone, Default)]
@@ -70,12 +72,21 @@ impl Window {
 /// Shrinks the failing sub-history `ops` of `key`. `reached`: the failing
 /// search linearized every operation that returned before this time in
 /// some configuration (so the culprit returns at or after it).
-pub(crate) fn shrink(key: Key, ops: &[Operation], limits: &Limits, reached: u64) -> Counterexample {
+pub(crate) fn shrink(
+    key: Key,
+    ops: &[Operation],
+    limits: &Limits,
+    reached: u64,
+    deadline: Instant,
+) -> Counterexample {
     let budget = Budget {
-        deadline: Some(Instant::now() + limits.shrink_time),
+        deadline: Some(deadline),
         max_memory: limits.max_memory,
         reject_unwritten: true,
     };
+    let expired = || Instant::now() >= deadline;
+    // Set when a limit stopped a step early: the result may not be minimal.
+    let mut cut_short = false;
     let empty = [None];
 
     // 0. A result that needs a value no operation writes explains itself.
@@ -91,6 +102,7 @@ pub(crate) fn shrink(key: Key, ops: &[Operation], limits: &Limits, reached: u64)
             note: Some(format!(
                 "it needs the key to hold {v}, and no operation on this key ever writes {v}"
             )),
+            minimal: true,
         };
     }
     let fails_within = |w: &Window, inits: &[Option<Value>], budget: &Budget| {
@@ -112,6 +124,10 @@ pub(crate) fn shrink(key: Key, ops: &[Operation], limits: &Limits, reached: u64)
     let mut step = 1;
     let mut k = lo.min(last);
     while k < last {
+        if expired() {
+            cut_short = true;
+            break;
+        }
         if cut_fails(k) {
             hi = k;
             break;
@@ -122,6 +138,10 @@ pub(crate) fn shrink(key: Key, ops: &[Operation], limits: &Limits, reached: u64)
     }
     lo = lo.min(hi);
     while lo < hi {
+        if expired() {
+            cut_short = true;
+            break;
+        }
         let mid = (lo + hi) / 2;
         if cut_fails(mid) {
             hi = mid;
@@ -130,22 +150,23 @@ pub(crate) fn shrink(key: Key, ops: &[Operation], limits: &Limits, reached: u64)
         }
     }
     let mut h = Window::plain(end_cut(ops, &events, hi));
-    if !fails(&h, &empty) {
-        // Cannot happen for a failing history, unless a limit was hit.
-        h = Window::plain(ops.to_vec());
+    if expired() || !fails(&h, &empty) {
+        // Cannot fail to fail for a failing history, unless a limit was hit.
+        if hi != last {
+            h = Window::plain(ops.to_vec());
+        }
+        cut_short = true;
     }
     let culprit = events.get(hi).map(|&i| (ops[i].thread, ops[i].call));
-    let is_culprit = |o: &Operation| Some((o.thread, o.call)) == culprit;
 
     // 2. Start cut, from every cell.
     let mut any_initial = false;
-    let mut inits: Vec<Option<Value>> = empty.to_vec();
     let shifts = h
         .ops
         .iter()
         .any(|o| matches!(o.op, Op::Compute { func, .. } if func.shifts_values()));
     let culprit_call = culprit.map(|(_, call)| call);
-    if let (false, Some(limit)) = (shifts, culprit_call) {
+    if let (false, Some(limit), false) = (shifts, culprit_call, expired()) {
         // Start points, latest first. Windows grow 1, 2, 4, ... start
         // points back from the culprit: small windows are cheap to check
         // from every cell, and the latest failing start is what we want.
@@ -182,7 +203,10 @@ pub(crate) fn shrink(key: Key, ops: &[Operation], limits: &Limits, reached: u64)
                     break;
                 }
                 Some(false) => prev = Some(w),
-                None => break,
+                None => {
+                    cut_short = true;
+                    break;
+                }
             }
             let next = if w == 0 { 1 } else { w * 2 + 1 };
             w = if next >= calls.len() && w + 1 < calls.len() {
@@ -194,7 +218,7 @@ pub(crate) fn shrink(key: Key, ops: &[Operation], limits: &Limits, reached: u64)
         if let Some(mut hi) = found {
             // Tighten: the latest start in (prev, hi] that still fails.
             let mut lo = prev.map_or(0, |p| p + 1);
-            while lo < hi {
+            while lo < hi && !expired() {
                 let mid = (lo + hi) / 2;
                 if try_start(calls[mid]) == Some(true) {
                     hi = mid;
@@ -205,37 +229,68 @@ pub(crate) fn shrink(key: Key, ops: &[Operation], limits: &Limits, reached: u64)
             let c = calls[hi];
             if h.ops.iter().any(|o| o.call < c) {
                 h = start_cut(&h, c);
-                inits = representatives(&h.ops);
                 any_initial = true;
             }
         }
     }
 
-    // 3. Drop observers (never the culprit) while it still fails.
+    // 3. Drop operations, any of them (writes, pending ones, those made
+    // pending by the cut, the culprit too), while what is left still
+    // fails: delta debugging, all at once first, then halves, quarters,
+    // ... down to one at a time. It ends when no single operation can be
+    // dropped (1-minimal), unless the time runs out first.
     let mut order: Vec<usize> = (0..h.ops.len()).collect();
     order.sort_by_key(|&i| (h.ops[i].call, h.ops[i].thread));
     h = h.select(&order);
-    let droppable: Vec<bool> = h
-        .ops
-        .iter()
-        .map(|o| !is_culprit(o) && is_observer(o))
-        .collect();
+    let cells = |w: &Window| -> Vec<Option<Value>> {
+        if any_initial {
+            representatives(&w.ops)
+        } else {
+            empty.to_vec()
+        }
+    };
+    // A trial must still explain itself: an operation that writes a value
+    // which another operation of the trial needs the key to hold is dropped
+    // only with every such reader (or with another writer of it left).
+    // Dropping the writer alone would leave a sub-history that fails only
+    // as "a value never written", which is not why the history fails.
+    // (Values the window already needs without a writer, because the
+    // start cut dropped it, are covered by "whatever the key held".)
+    let unexplained = |w: &Window| -> HashSet<Value> {
+        let written: HashSet<Value> = w
+            .ops
+            .iter()
+            .filter_map(|o| spec::writes_value(&o.op))
+            .collect();
+        w.ops
+            .iter()
+            .filter_map(|o| spec::needs_value(&o.op, &o.result()?))
+            .filter(|v| !written.contains(v))
+            .collect()
+    };
+    let base = unexplained(&h);
+    let explains = |w: &Window| unexplained(w).is_subset(&base);
     let mut keep: Vec<usize> = (0..h.ops.len()).collect();
     let mut n = 1usize; // chunks: all at once first, then halves, ...
     loop {
-        if budget.deadline.is_some_and(|d| Instant::now() >= d) {
+        if keep.len() <= 1 {
             break;
         }
-        let cands: Vec<usize> = keep.iter().copied().filter(|&i| droppable[i]).collect();
-        if cands.is_empty() {
+        if expired() {
+            cut_short = true;
             break;
         }
-        let parts = n.min(cands.len());
-        let chunk = cands.len().div_ceil(parts);
+        let parts = n.min(keep.len());
+        let chunk = keep.len().div_ceil(parts);
         let mut reduced = false;
-        for c in cands.chunks(chunk) {
-            let trial: Vec<usize> = keep.iter().copied().filter(|i| !c.contains(i)).collect();
-            if fails(&h.select(&trial), &inits) {
+        for (j, _) in keep.chunks(chunk).enumerate() {
+            if expired() {
+                break;
+            }
+            let (from, to) = (j * chunk, ((j + 1) * chunk).min(keep.len()));
+            let trial: Vec<usize> = keep[..from].iter().chain(&keep[to..]).copied().collect();
+            let w = h.select(&trial);
+            if explains(&w) && fails(&w, &cells(&w)) {
                 keep = trial;
                 n = parts.saturating_sub(1).max(1);
                 reduced = true;
@@ -243,13 +298,56 @@ pub(crate) fn shrink(key: Key, ops: &[Operation], limits: &Limits, reached: u64)
             }
         }
         if !reduced {
-            if parts >= cands.len() {
-                break;
+            if parts >= keep.len() {
+                break; // no single operation can be dropped
             }
-            n = (parts * 2).min(cands.len());
+            n = (parts * 2).min(keep.len());
         }
     }
     let out = h.select(&keep);
+    let inits = cells(&out);
+
+    // The culprit of what is left: its first return (by time, call,
+    // thread) after which it fails. If a limit cut the shrinking short,
+    // the end cut's culprit (searching again would only hit the limit).
+    let mut ends: Vec<usize> = (0..out.ops.len())
+        .filter(|&i| out.ops[i].ret().is_some())
+        .collect();
+    ends.sort_by_key(|&i| (out.ops[i].ret(), out.ops[i].call, out.ops[i].thread));
+    let culprit = if cut_short || ends.is_empty() {
+        (0..out.ops.len()).find(|&i| Some((out.ops[i].thread, out.ops[i].call)) == culprit)
+    } else {
+        let cut = |k: usize| {
+            let t = out.ops[ends[k]].ret().unwrap_or(u64::MAX);
+            let mut done = vec![false; out.ops.len()];
+            for &i in &ends[..=k] {
+                done[i] = true;
+            }
+            let mut w = Window::default();
+            for (i, o) in out.ops.iter().enumerate() {
+                if o.call > t {
+                    continue;
+                }
+                w.ops.push(if done[i] || o.ret().is_none() {
+                    o.clone()
+                } else {
+                    Operation::pending(o.thread, o.call, o.op)
+                });
+                w.optional.push(out.optional[i] && done[i]);
+            }
+            w
+        };
+        let (mut lo, mut hi) = (0, ends.len() - 1);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if fails(&cut(mid), &inits) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Some(ends[hi])
+    };
 
     // The longest partial linearization, for the picture.
     let part = search::Part::new(&out.ops, &search::deadlines(&out.ops), Some(&out.optional));
@@ -265,14 +363,13 @@ pub(crate) fn shrink(key: Key, ops: &[Operation], limits: &Limits, reached: u64)
     Counterexample {
         key,
         any_initial,
-        culprits: (0..out.ops.len())
-            .filter(|&i| is_culprit(&out.ops[i]))
-            .collect(),
+        culprits: culprit.into_iter().collect(),
         optional: (0..out.ops.len()).filter(|&i| out.optional[i]).collect(),
         ops: out.ops,
         longest_prefix: longest,
         key_operations: ops.len(),
         note: None,
+        minimal: !cut_short,
     }
 }
 

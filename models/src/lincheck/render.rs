@@ -23,11 +23,13 @@ struct Layout {
 fn label(cx: &Counterexample, i: usize) -> String {
     let o = &cx.ops[i];
     let mut s = String::new();
-    if let Some(pos) = cx.longest_prefix.iter().position(|&j| j == i) {
-        let _ = write!(s, "#{} ", pos + 1);
-    }
+    // A culprit is marked `!` only: "linearized n-th" and "no
+    // linearization survives its return" next to each other read as a
+    // contradiction (the order is a partial one that got stuck).
     if cx.culprits.contains(&i) {
         s.push_str("! ");
+    } else if let Some(pos) = cx.longest_prefix.iter().position(|&j| j == i) {
+        let _ = write!(s, "#{} ", pos + 1);
     }
     if cx.optional.contains(&i) {
         s.push_str("~ ");

@@ -423,7 +423,7 @@ pub(crate) fn search(
                     counters.states += 1;
                     let bytes = memo.bytes();
                     counters.memo_bytes = counters.memo_bytes.max(bytes);
-                    if bytes > budget.max_memory {
+                    if bytes > budget.max_memory || memo.full {
                         break 'search Answer::Undecided(Limit::Memory);
                     }
                     0
@@ -634,6 +634,14 @@ impl State {
                     || self.is_plin(part.ptwin[q] as usize))
             {
                 let (ret, cell) = spec::apply(self.cell, &part.pop[q]);
+                // A pending (or optional) operation that would leave the
+                // cell as it is: "it never took effect" (or "it took effect
+                // before the window") is as good, and keeps more choices
+                // open, so it is not a branch. Without this, K such
+                // operations cost 2^K configurations.
+                if cell == self.cell {
+                    continue;
+                }
                 if part.presult[q].is_none_or(|r| r == ret) {
                     return Some(((n + q) as u32, cell));
                 }
@@ -683,14 +691,39 @@ impl State {
         }
     }
 
-    /// The memo key: `p` and the cell tag, the window width, the cell's
-    /// value, the pending bits, then the bits of `(p, hi)`.
+    /// The memo key. Word 0: `p`, the cell and after-pending tags, the
+    /// window width `hi - p - 1`, and (top bit) which of two encodings of
+    /// the window follows; word 1: the cell's value. Then either the bits
+    /// of `(p, hi)` after the pending bits, or, when shorter, the *holes*:
+    /// word 2 their count, then the pending bits, then the offsets from `p`
+    /// of the operations in `(p, hi)` not linearized, two to a word. The
+    /// holes of the window are operations open at the call of `hi - 1`, so
+    /// at most one per thread (interval histories): one long operation
+    /// keeps the window wide but adds one hole, and a configuration costs
+    /// O(threads) words however long the history. The choice of encoding
+    /// depends only on the set, so equal sets give equal keys.
     fn encode(&self, part: &Part, pwords: usize, key: &mut Vec<u64>) {
         key.clear();
-        let width = (self.hi - self.p - 1) as u64;
+        let width = self.hi - self.p - 1;
+        let mut holes: Vec<u32> = Vec::new();
+        let mut x = self.next_hole(self.p + 1);
+        let bitset_words = width.div_ceil(64);
+        while let Some(h) = x {
+            holes.push((h - self.p) as u32);
+            if 1 + holes.len().div_ceil(2) >= bitset_words {
+                break;
+            }
+            x = self.next_hole(h + 1);
+        }
+        let use_holes = 1 + holes.len().div_ceil(2) < bitset_words;
         let tag = u64::from(self.cell.is_some()) | u64::from(self.after_pending) << 1;
-        key.push((self.p as u64) << 2 | tag | width << 32);
+        key.push(
+            (self.p as u64) << 2 | tag | (width as u64) << 32 | u64::from(use_holes) << HOLES_BIT,
+        );
         key.push(self.cell.unwrap_or(0) as u64);
+        if use_holes {
+            key.push(holes.len() as u64);
+        }
         // Pending operations whose deadline has passed (called before the
         // latest linearized completed operation's call... by more than their
         // deadline) can never be linearized: whether they were is the same
@@ -708,8 +741,14 @@ impl State {
             }
             key.push(bits);
         }
+        if use_holes {
+            for pair in holes.chunks(2) {
+                key.push(u64::from(pair[0]) | pair.get(1).map_or(0, |&h| u64::from(h) << 32));
+            }
+            return;
+        }
         let start = self.p + 1;
-        let mut left = width as usize;
+        let mut left = width;
         let mut pos = start;
         while left > 0 {
             let (w, sh) = (pos / 64, pos % 64);
@@ -729,37 +768,69 @@ impl State {
     }
 }
 
-/// A set of configuration keys: an arena of words and an open-addressing
-/// table of offsets into it.
+/// The top bit of a memo key's first word: the window is written as holes.
+const HOLES_BIT: u32 = 63;
+
+/// A set of configuration keys: keys stored in an arena of chunks, and an
+/// open-addressing table of their positions.
+///
+/// The arena grows by chunks (never by doubling one vector), so the bytes
+/// it holds are the bytes the allocator gave it, within one chunk of what
+/// the keys use, and [`Memo::bytes`] (what the memory limit compares) is
+/// what the process really holds for it.
 struct Memo {
-    arena: Vec<u64>,
-    /// 0 = empty; else `offset + 1` in the low 40 bits, hash bits above.
+    chunks: Vec<Vec<u64>>,
+    /// 0 = empty; else the key's position + 1 in the low 40 bits (chunk
+    /// index above `POS_BITS`, word within the chunk below), hash bits above.
     slots: Vec<u64>,
     len: usize,
     pending_words: usize,
+    words: usize,
+    /// A key did not fit the position encoding: report the memory limit.
+    full: bool,
 }
 
 const OFFSET_BITS: u32 = 40;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+const POS_BITS: u32 = 26;
+/// Largest chunk, in words (8 MiB).
+const CHUNK: usize = 1 << 20;
 
 impl Memo {
     fn new(pending_words: usize) -> Memo {
         Memo {
-            arena: Vec::new(),
-            slots: vec![0; 1024],
+            chunks: Vec::new(),
+            slots: vec![0; 256],
             len: 0,
             pending_words,
+            words: 0,
+            full: false,
         }
     }
 
-    /// A key's length follows from its first word (which holds the window
-    /// width): two fixed words, the pending words, the window words.
-    fn key_len(&self, first: u64) -> usize {
-        2 + self.pending_words + ((first >> 32) as usize).div_ceil(64)
+    /// A key's length follows from its first words: two fixed words, the
+    /// pending words, and the window: a bitset as wide as the first word
+    /// says, or a count (third word) of holes, two to a word.
+    fn key_len(&self, key: &[u64]) -> usize {
+        if key[0] >> HOLES_BIT == 1 {
+            3 + self.pending_words + (key[2] as usize).div_ceil(2)
+        } else {
+            2 + self.pending_words + (((key[0] >> 32) & ((1 << 30) - 1)) as usize).div_ceil(64)
+        }
     }
 
+    /// Bytes held: every chunk's allocation and the table.
     fn bytes(&self) -> usize {
-        (self.arena.capacity() + self.slots.capacity()) * 8
+        let arena: usize = self.chunks.iter().map(Vec::capacity).sum();
+        (arena + self.slots.len()) * 8
+    }
+
+    fn stored(&self, slot: u64) -> &[u64] {
+        let pos = (slot & OFFSET_MASK) - 1;
+        let chunk = &self.chunks[(pos >> POS_BITS) as usize];
+        let at = (pos & ((1 << POS_BITS) - 1)) as usize;
+        let len = self.key_len(&chunk[at..]);
+        &chunk[at..at + len]
     }
 
     /// Inserts `key`; false if it was already there.
@@ -773,18 +844,31 @@ impl Memo {
             if slot == 0 {
                 break;
             }
-            if slot & !OFFSET_MASK == tag {
-                let off = (slot & OFFSET_MASK) as usize - 1;
-                // Equal first words mean equal widths, so equal lengths.
-                if self.arena[off] == key[0] && self.arena[off..off + key.len()] == *key {
-                    return false;
-                }
+            if slot & !OFFSET_MASK == tag && self.stored(slot) == key {
+                return false;
             }
             i = (i + 1) & mask;
         }
-        let off = self.arena.len() as u64 + 1;
-        self.arena.extend_from_slice(key);
-        self.slots[i] = tag | off;
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= key.len());
+        if !fits {
+            // Chunks grow with the memo (small searches stay small), up to
+            // CHUNK words each.
+            let cap = self.words.clamp(256, CHUNK).max(key.len());
+            if key.len() >= 1 << POS_BITS || self.chunks.len() >= 1 << (OFFSET_BITS - POS_BITS) {
+                self.full = true;
+                return true;
+            }
+            self.chunks.push(Vec::with_capacity(cap));
+        }
+        let index = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[index];
+        let pos = ((index as u64) << POS_BITS) | chunk.len() as u64;
+        chunk.extend_from_slice(key);
+        self.words += key.len();
+        self.slots[i] = tag | (pos + 1);
         self.len += 1;
         if self.len * 2 > self.slots.len() {
             self.grow();
@@ -799,9 +883,7 @@ impl Memo {
             if slot == 0 {
                 continue;
             }
-            let off = (slot & OFFSET_MASK) as usize - 1;
-            let len = self.key_len(self.arena[off]);
-            let h = hash(&self.arena[off..off + len]);
+            let h = hash(self.stored(slot));
             let mut i = (h as usize) & mask;
             while slots[i] != 0 {
                 i = (i + 1) & mask;
