@@ -105,9 +105,9 @@ fn a_node_loaded_while_reachable_is_protected_after_its_removal() {
     });
 }
 
-/// Issue 7, bug 1 (kovan `increment_era`, guard.rs 1012-1021: the cached
+/// Issue 7, bug 1 (kovan `increment_era`, guard.rs 1079-1087: the cached
 /// birth epoch is raised, the slot is not republished; `try_retire`,
-/// guard.rs 1247-1251: `epoch < min_epoch` skips the slot): a node this
+/// guard.rs 1291: `epoch < min_epoch` skips the slot): a node this
 /// thread allocated after its own epoch advance, dereferenced after another
 /// thread removed and freed it, is a use after free. Catches: a model that
 /// protects a thread's own allocations (the old model).
@@ -124,14 +124,14 @@ fn own_allocation_born_above_the_published_epoch_is_not_protected() {
             let removed = remove(&l2, &g);
             drop(g);
             if removed {
-                // No guard live: drains this thread's slot (guard.rs 1562).
+                // No guard live: drains this thread's slot (guard.rs 1572).
                 flush();
                 f2.store(1, Ordering::Release);
             }
         });
         let g = pin();
         // A live guard: the epoch advances, this thread's cached birth with
-        // it, its published epoch stays (guard.rs 1575-1578).
+        // it, its published epoch stays (guard.rs 1593).
         flush();
         let n = node(1);
         let published = link.cas(
@@ -199,9 +199,9 @@ fn own_allocation_born_at_the_published_epoch_is_protected() {
 }
 
 /// The store-buffering pairing prunes a stale read kovan forbids: the
-/// remover's 128th retire fences (`try_retire`, guard.rs 1223, runs before
+/// remover's 128th retire fences (`try_retire`, guard.rs 1269, runs before
 /// `increment_era` at every 128th retire, 128 being a multiple of 64), the
-/// reader's first pin transitions and fences (`do_update`, guard.rs 477);
+/// reader's first pin transitions and fences (`do_update`, guard.rs 476);
 /// the reader saw (Relaxed) a store the remover made after its fence, so in
 /// C++20's S the remover's fence precedes the reader's ([atomics.order]
 /// 4.4), and the reader's load must see the unlink. Catches: a model without
@@ -275,9 +275,9 @@ fn a_fast_path_read_without_a_fence_pair_may_return_the_unlinked_node() {
     assert!(SEEN.load(Std::Relaxed), "the fence-free stale read was never explored");
 }
 
-/// Nested pins never transition (kovan `pin`, guard.rs 527-539: only a pin
+/// Nested pins never transition (kovan `pin`, guard.rs 526-539: only a pin
 /// count of 0 checks the epoch), and a flush under a live guard does not
-/// drain the slot (guard.rs 1562: `saved_pin == 0`). Catches: a model that
+/// drain the slot (guard.rs 1572: `saved_pin == 0`). Catches: a model that
 /// releases the slot's list at a nested pin or at such a flush.
 #[test]
 fn nested_pins_and_a_guarded_flush_keep_what_the_slot_holds() {
@@ -409,9 +409,9 @@ fn the_prune_loop_terminates_through_several_stale_stores() {
 /// (`a -> b`), writes `flag = 1` (Relaxed), restores `a` (`b -> a`,
 /// AcqRel), retires `b`, flushes, then stores `done = 1` (Relaxed). One
 /// of the retire and the flush fences in kovan: the retire if it was a
-/// 64th (`try_retire`, guard.rs 1223), else the flush, whose batch then
-/// holds `b` (guard.rs 1585-1589). R reads `done == 1`, pins (its first pin
-/// transitions and fences, `do_update` guard.rs 477) and loads the link.
+/// 64th (`try_retire`, guard.rs 1269), else the flush, whose batch then
+/// holds `b` (guard.rs 1584). R reads `done == 1`, pins (its first pin
+/// transitions and fences, `do_update` guard.rs 476) and loads the link.
 ///
 /// kovan (C++20 [atomics.order] 4.4): W's fence precedes R's in S (W's
 /// fence happens before `done`'s store, which is coherence-ordered before
@@ -479,7 +479,7 @@ fn finding_false_alarm_a_stale_store_of_a_word_stored_again_is_accepted() {
 /// reads `done == 1`, pins (its first pin: transition and fence) and loads
 /// the link: `a`. It dereferences `a`.
 ///
-/// kovan: `enqueue_node` (guard.rs 963-1000) runs `try_retire`, the only
+/// kovan: `enqueue_node` (guard.rs 1037, 1070) runs `try_retire`, the only
 /// fence of a retire, only when `count.is_multiple_of(RETIRE_FREQ)` (64,
 /// slot.rs), and `increment_era` only every `EPOCH_FREQ` (128); a 5th
 /// retire has no fence at all. With one fence (R's) there is no pairing,
@@ -497,7 +497,7 @@ fn finding_false_alarm_a_stale_store_of_a_word_stored_again_is_accepted() {
 /// R published, and would then flag R's dereference. The scan must move to
 /// a later fenced point, as kovan's batch does.) The same holds for
 /// `flush`, which the model always fences while kovan fences only if the
-/// batch is non-empty (guard.rs 1585-1589: `take_batch` returns `None`).
+/// batch is non-empty (guard.rs 1584: `take_batch` returns `None`).
 #[test]
 fn finding_hidden_a_non_scanning_retire_is_fenced_by_the_model() {
     static SEEN: AtomicBool = AtomicBool::new(false);
@@ -543,11 +543,11 @@ fn finding_hidden_a_non_scanning_retire_is_fenced_by_the_model() {
 /// `increment_era`: epoch 2), then stores `done = 1` (Relaxed). R reads
 /// `done == 1`, pins again and loads the link: `a`, and dereferences it.
 ///
-/// kovan: R's pin reads `EPOCH` with an Acquire load (`pin`, guard.rs 532,
+/// kovan: R's pin reads `EPOCH` with an Acquire load (`pin`, guard.rs 533,
 /// `slot::epoch`); nothing orders X's `fetch_add` before it (`done` is
 /// Relaxed), so it may read 1 == `drained_epoch`: no transition, no fence,
 /// the list (holding `a`) is kept. The load takes the fast path (its epoch
-/// read may be 1 too, guard.rs 299-307). R's only fence precedes X's, so R
+/// read may be 1 too, guard.rs 296-307). R's only fence precedes X's, so R
 /// may read `a`, which its slot holds: safe.
 ///
 /// The model reads its epoch as 2 at R's pin: it transitions (releasing
@@ -607,7 +607,7 @@ fn finding_hidden_a_pin_that_reads_a_stale_epoch_is_never_explored() {
 /// the epoch counter" (its doc, guard.rs 256-259): with a Relaxed load
 /// nothing makes R's `EPOCH` read see 2, so it may read 1 <= `cached_epoch`
 /// and return `n` with R's slot still at 1. `try_retire` skips R's slot
-/// (1 < min birth 2, guard.rs 1247), and X's flush frees `n`: R's
+/// (1 < min birth 2, guard.rs 1291), and X's flush frees `n`: R's
 /// dereference is a use after free.
 ///
 /// The model publishes the latest epoch before every load whatever its
@@ -769,7 +769,7 @@ fn finding_hidden_a_reference_taken_before_the_free_is_not_checked() {
 /// HIDDEN (the registry is invisible to loom's DPOR).
 ///
 /// Execution: T flushes (kovan: `increment_era`, a `fetch_add` on `EPOCH`);
-/// the main thread pins (kovan: an `EPOCH` load, guard.rs 532). Each also
+/// the main thread pins (kovan: an `EPOCH` load, guard.rs 533). Each also
 /// touches an atomic of its own. In kovan the pin may read the epoch before
 /// or after the advance: the two accesses to `EPOCH` race, and a checker
 /// that saw them would run both orders.
