@@ -97,9 +97,35 @@ fn main() {
                 ..base.clone()
             },
         ),
+        // Scale targets of issue 9: 256 threads on 4 hot keys (about 230
+        // operations open at once, 58 on each key), and a million
+        // operations over 1,024 keys.
+        (
+            "hot4_t256",
+            SimConfig {
+                keys: 4,
+                threads: 256,
+                ..base.clone()
+            },
+        ),
+        (
+            "keys1024_t8_1m",
+            SimConfig {
+                ops: 1_000_000,
+                keys: 1024,
+                threads: 8,
+                ..base.clone()
+            },
+        ),
     ];
+    if let Some(dir) = &write_dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("--write {dir}: cannot create the directory: {e}");
+            std::process::exit(2);
+        }
+    }
     println!(
-        "values: {}; seed {seed}; ops 100000",
+        "values: {}; seed {seed}; ops 100000 (keys1024_t8_1m: 1000000)",
         values.map_or("unique per write".to_string(), |v| format!("0..{v}"))
     );
     println!(
@@ -126,7 +152,10 @@ fn main() {
             if let Some(dir) = &write_dir {
                 let path = format!("{dir}/{label}.jsonl");
                 let text = jsonl::to_string(&ops).expect("simulated histories are in the format");
-                std::fs::write(&path, text).expect("write history");
+                if let Err(e) = std::fs::write(&path, text) {
+                    eprintln!("{path}: cannot write: {e}");
+                    std::process::exit(2);
+                }
             }
             let reset = reset_hwm();
             let t = Instant::now();

@@ -1,5 +1,6 @@
 //! The maps under test, behind one trait, so that every suite (real threads,
-//! shuttle, loom) drives any map with the same recorded operations.
+//! shuttle, loom) drives any map with the same recorded operations, and
+//! records its whole-map reads (`len`, the keys of `iter`) the same way.
 
 use crate::spec::{Key, Op, Ret, Value};
 use core::hash::BuildHasher;
@@ -46,6 +47,14 @@ pub trait MapUnderTest: Sync {
         key: Key,
         f: &mut dyn FnMut(Option<&Value>) -> Option<Value>,
     ) -> Option<Value>;
+    /// `len`
+    fn len(&self) -> usize;
+    /// Whether `len` is 0.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The keys `iter` yields, in order.
+    fn iter_keys(&self) -> Vec<Key>;
 }
 
 /// Performs `op` on `map` and returns what the map answered.
@@ -130,6 +139,12 @@ macro_rules! impl_map_under_test {
                 f: &mut dyn FnMut(Option<&Value>) -> Option<Value>,
             ) -> Option<Value> {
                 kovan_map::$Map::compute(self, key, f)
+            }
+            fn len(&self) -> usize {
+                kovan_map::$Map::len(self)
+            }
+            fn iter_keys(&self) -> Vec<Key> {
+                kovan_map::$Map::iter(self).map(|(k, _)| k).collect()
             }
         }
     };

@@ -322,3 +322,165 @@ fn pending_operations_that_change_nothing_do_not_make_the_search_exponential() {
         report.verdict
     );
 }
+
+// The weaker promises of len and iter (lincheck::weak): each violation is
+// found with the operations that show it, and what the promise allows is
+// accepted.
+
+mod scans {
+    use super::*;
+    use kovan_map_models::history::Scan;
+    use kovan_map_models::lincheck::weak::{check_scans, ScanFault};
+
+    fn remove(key: i64) -> Op {
+        Op::Remove { key }
+    }
+
+    #[test]
+    fn len_with_no_write_in_flight_must_count_every_present_key() {
+        let a = ret(0, 1, 2, insert(1, 10), None);
+        let b = ret(1, 1, 3, insert(2, 20), None);
+        let noise = ret(1, 4, 5, get(1), Some(10));
+        let len = Scan::len_returned(2, 6, 7, 1);
+        let v = check_scans(&[a.clone(), b.clone(), noise], &[len]).unwrap_err();
+        assert_eq!(v.fault, ScanFault::LenTooSmall { at_least: 2 });
+        // Two keys certainly present, one operation each: dropping either
+        // leaves a count of 1 allowed.
+        assert_eq!(v.ops.len(), 2, "{}", v.timeline());
+        assert!(v.ops.iter().all(|o| o.op.key() != 1 || o.ret().is_some()));
+    }
+
+    #[test]
+    fn len_with_no_write_in_flight_must_not_count_absent_keys() {
+        let a = ret(0, 1, 2, insert(1, 10), None);
+        let gone = ret(0, 3, 4, remove(1), Some(10));
+        let len = Scan::len_returned(1, 5, 6, 1);
+        let v = check_scans(&[a, gone], &[len]).unwrap_err();
+        assert_eq!(v.fault, ScanFault::LenTooLarge { at_most: 0 });
+    }
+
+    #[test]
+    fn len_may_lag_while_a_write_is_in_flight_and_is_never_negative() {
+        let a = ret(0, 1, 2, insert(1, 10), None);
+        let b = ret(1, 3, 9, insert(2, 20), None); // in flight during len
+        let lagging = Scan::len_returned(2, 4, 5, 0);
+        assert!(check_scans(&[a.clone(), b.clone()], &[lagging]).is_ok());
+        let negative = Scan::len_returned(2, 4, 5, -1);
+        let v = check_scans(&[a, b], &[negative]).unwrap_err();
+        assert_eq!(v.fault, ScanFault::NegativeLen);
+    }
+
+    #[test]
+    fn len_counts_a_key_whose_last_writes_overlap_as_either() {
+        // insert and remove of key 1 overlap, both before len: either order.
+        let a = ret(0, 1, 5, insert(1, 10), None);
+        let b = ret(1, 2, 4, remove(1), None);
+        for n in [0, 1] {
+            assert!(
+                check_scans(&[a.clone(), b.clone()], &[Scan::len_returned(2, 6, 7, n)]).is_ok()
+            );
+        }
+    }
+
+    #[test]
+    fn iter_must_yield_a_key_present_throughout() {
+        let a = ret(0, 1, 2, insert(1, 10), None);
+        let b = ret(0, 3, 4, insert(2, 20), None);
+        let other = ret(1, 5, 20, insert(3, 30), None); // may or may not appear
+        let it = Scan::iter_returned(2, 6, 10, vec![1]);
+        let v = check_scans(&[a, b.clone(), other], &[it]).unwrap_err();
+        assert_eq!(v.fault, ScanFault::IterMissed { key: 2 });
+        assert_eq!(v.ops, vec![b]);
+    }
+
+    #[test]
+    fn iter_may_miss_a_key_removed_meanwhile() {
+        let a = ret(0, 1, 2, insert(1, 10), None);
+        let gone = ret(1, 7, 8, remove(1), Some(10));
+        assert!(check_scans(&[a.clone(), gone], &[Scan::iter_returned(2, 6, 10, vec![])]).is_ok());
+        // A pending remove called before the iteration may take effect in it.
+        let pending = Operation::pending(1, 3, remove(1));
+        assert!(check_scans(&[a, pending], &[Scan::iter_returned(2, 6, 10, vec![])]).is_ok());
+    }
+
+    #[test]
+    fn iter_never_yields_a_key_twice() {
+        let a = ret(0, 1, 2, insert(1, 10), None);
+        let it = Scan::iter_returned(2, 6, 10, vec![1, 3, 1]);
+        let v = check_scans(&[a], &[it]).unwrap_err();
+        assert_eq!(v.fault, ScanFault::IterTwice { key: 1 });
+        assert!(
+            v.timeline().contains("yielded key 1 twice"),
+            "{}",
+            v.timeline()
+        );
+    }
+
+    #[test]
+    fn pending_scans_promise_nothing() {
+        let a = ret(0, 1, 2, insert(1, 10), None);
+        let scans = [
+            Scan::pending(1, 3, kovan_map_models::history::ScanOp::Iter),
+            Scan::pending(2, 3, kovan_map_models::history::ScanOp::Len),
+        ];
+        assert!(check_scans(&[a], &scans).is_ok());
+    }
+}
+
+/// The SVG is as wide as its widest text, writes every call and return
+/// time on its axis, and never marks the culprit as linearized too.
+/// (Checked by reading the SVG's geometry; see
+/// docs/linearizability-checker.md for why not by rendering it.)
+#[test]
+fn the_svg_holds_its_text_and_shows_the_times() {
+    // A counterexample with a long header (start cut) and several rows.
+    let a = ret(0, 10, 20, insert(5, 7), None);
+    let b = ret(1, 12, 30, Op::Remove { key: 5 }, Some(7));
+    let c = ret(2, 31, 40, get(5), Some(7));
+    let d = ret(3, 11, 45, Op::ContainsKey { key: 5 }, true);
+    let cx = counterexample(&[a, b, c, d]);
+    let svg = cx.svg();
+    let attr = |tag: &str, name: &str| -> f64 {
+        let at = tag
+            .find(&format!(" {name}=\""))
+            .unwrap_or_else(|| panic!("{name} in {tag}"));
+        let rest = &tag[at + name.len() + 3..];
+        rest[..rest.find('"').unwrap()].parse().unwrap()
+    };
+    let root = &svg[..svg.find('>').unwrap()];
+    let (width, height) = (attr(root, "width"), attr(root, "height"));
+    // Monospace 12 px: an advance of at most 0.6 em = 7.2 px a character.
+    let mut times = Vec::new();
+    for piece in svg.split("<text").skip(1) {
+        let tag = &piece[..piece.find('>').unwrap()];
+        let body = &piece[piece.find('>').unwrap() + 1..piece.find("</text>").unwrap()];
+        let chars = body
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+            .chars()
+            .count() as f64;
+        let (x, y) = (attr(tag, "x"), attr(tag, "y"));
+        if tag.contains("rotate(") {
+            // Written downwards from (x, y).
+            assert!(y + chars * 7.2 <= height, "time {body} runs off the bottom");
+            times.push(body.parse::<u64>().unwrap());
+        } else {
+            assert!(
+                x + chars * 7.2 <= width,
+                "text {body:?} is clipped at {width} px"
+            );
+            assert!(y <= height, "text {body:?} below the picture");
+        }
+        assert!(
+            !(body.contains("! ") && body.contains('#')),
+            "a culprit marked linearized: {body}"
+        );
+    }
+    for o in &cx.ops {
+        assert!(times.contains(&o.call), "call {} not on the axis", o.call);
+        if let Some(r) = o.ret() {
+            assert!(times.contains(&r), "return {r} not on the axis");
+        }
+    }
+}

@@ -1,6 +1,9 @@
 //! Real threads on both maps, every history recorded and checked for
-//! linearizability against the sequential spec. Each test is written once,
-//! generic over the map, and run for `HashMap` and `HopscotchMap`.
+//! linearizability against the sequential spec, and the `len` and `iter`
+//! calls recorded in it checked against their weaker promises (exact when
+//! no write is in flight, never negative; every key present throughout
+//! yielded once, none twice). Each test is written once, generic over the
+//! map, and run for `HashMap` and `HopscotchMap`.
 //!
 //! `cargo test --release -p kovan-map-models --test stress_maps`
 #![cfg(not(any(kovan_map_loom, feature = "shuttle")))]
@@ -66,8 +69,9 @@ fn quickcheck_scenarios(property: fn(Sized) -> TestResult) {
     QuickCheck::new().tests(300).quickcheck(property);
 }
 
-/// Every thread runs 20,000 random operations of every kind on 6 hot keys;
-/// the whole history is checked.
+/// Every thread runs 20,000 random operations of every kind on 6 hot keys,
+/// one in 64 of them a `len` or an `iter`; the whole history is checked,
+/// scans included.
 fn a_long_history_on_hot_keys_is_linearizable<M: MapUnderTest>(map: M) {
     let history = History::new();
     let n = threads();
@@ -77,14 +81,29 @@ fn a_long_history_on_hot_keys_is_linearizable<M: MapUnderTest>(map: M) {
             let map = &map;
             s.spawn(move || {
                 let mut g = Gen::new(64);
-                for _ in 0..20_000 {
-                    let op = arbitrary_op(&mut g, 6, 1_000, OpMix::All);
-                    rec.record(op, || exec(map, &op));
+                for i in 0..20_000u32 {
+                    match i % 128 {
+                        0 => {
+                            rec.record_len(|| map.len());
+                        }
+                        64 => {
+                            rec.record_iter(|| map.iter_keys());
+                        }
+                        _ => {
+                            let op = arbitrary_op(&mut g, 6, 1_000, OpMix::All);
+                            rec.record(op, || exec(map, &op));
+                        }
+                    }
                 }
             });
         }
     });
-    let ops = history.operations();
+    let recording = history.recording();
+    assert!(recording.scans.len() >= 4 * 300, "scans recorded");
+    if let Err(v) = lincheck::weak::check_scans(&recording.operations, &recording.scans) {
+        panic!("a scan broke its promise:\n{}", v.timeline());
+    }
+    let ops = recording.operations;
     let started = Instant::now();
     let report = lincheck::check(&ops).expect("a recorded history is well formed");
     eprintln!(
@@ -100,8 +119,66 @@ fn a_long_history_on_hot_keys_is_linearizable<M: MapUnderTest>(map: M) {
     }
 }
 
+/// Two writers insert and remove keys 0..64 (keys 0..16 are inserted
+/// first and never removed), while two scanners call `len` and `iter`
+/// (on a map small enough to resize under them); every scan is checked.
+/// Would catch: an iteration that skips or repeats a key across a resize or
+/// a chain being unlinked, a `len` left wrong after the writers stop.
+fn scans_keep_their_promises<M: MapUnderTest>(map: M) {
+    let history = History::new();
+    {
+        let mut rec = history.recorder(0);
+        for k in 0..16 {
+            let op = kovan_map_models::spec::Op::Insert { key: k, value: k };
+            rec.record(op, || exec(&map, &op));
+        }
+    }
+    std::thread::scope(|s| {
+        for t in 1..=2u64 {
+            let mut rec = history.recorder(t);
+            let map = &map;
+            s.spawn(move || {
+                let mut rng = kovan_map_models::scenario::Rng::new(t);
+                for i in 0..3_000i64 {
+                    let key = 16 + rng.below(48) as i64;
+                    let op = if rng.below(2) == 0 {
+                        kovan_map_models::spec::Op::Insert { key, value: i }
+                    } else {
+                        kovan_map_models::spec::Op::Remove { key }
+                    };
+                    rec.record(op, || exec(map, &op));
+                }
+            });
+        }
+        for t in 3..=4u64 {
+            let mut rec = history.recorder(t);
+            let map = &map;
+            s.spawn(move || {
+                for _ in 0..200 {
+                    rec.record_iter(|| map.iter_keys());
+                    rec.record_len(|| map.len());
+                }
+            });
+        }
+    });
+    // Quiescent now: len and iter must be exact.
+    {
+        let mut rec = history.recorder(5);
+        rec.record_len(|| map.len());
+        rec.record_iter(|| map.iter_keys());
+    }
+    let recording = history.recording();
+    assert_eq!(recording.scans.len(), 802);
+    lincheck::assert_recording_ok(&recording);
+}
+
 mod hash_map {
     use super::*;
+
+    #[test]
+    fn len_and_iter_keep_their_promises() {
+        super::scans_keep_their_promises(crowded_chains());
+    }
 
     #[test]
     fn generated_scenarios_on_real_threads_are_linearizable() {
@@ -119,6 +196,11 @@ mod hash_map {
 
 mod hopscotch_map {
     use super::*;
+
+    #[test]
+    fn len_and_iter_keep_their_promises() {
+        super::scans_keep_their_promises(crowded_hopscotch());
+    }
 
     #[test]
     fn generated_scenarios_on_real_threads_are_linearizable() {

@@ -18,6 +18,8 @@ struct Layout {
     rows: Vec<String>,
     labels: Vec<String>,
     width: usize,
+    /// Every call and return time drawn, ascending, with its column.
+    ticks: Vec<(u64, usize)>,
 }
 
 fn label(cx: &Counterexample, i: usize) -> String {
@@ -128,6 +130,7 @@ fn layout(cx: &Counterexample, shown: &[usize]) -> Layout {
         rows,
         labels,
         width: x[times.len()] + 1,
+        ticks: times.iter().enumerate().map(|(j, &t)| (t, x[j])).collect(),
     }
 }
 
@@ -207,26 +210,57 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The SVG picture.
+/// The legend under the SVG picture.
+const LEGEND: &str = "green: linearized in the longest order found (#n); red (!): no \
+linearization survives its return; dashed: pending; ~: may have taken effect before the window";
+
+/// Geometry of the SVG picture, in px. Text is monospace at 12 px, whose
+/// advance is at most 0.6 em = 7.2 px in the common monospace fonts; a
+/// column is 8 px so that a label always fits its box.
+pub(super) mod geometry {
+    /// Width of one character column.
+    pub const CW: usize = 8;
+    /// Height of one thread row.
+    pub const RH: usize = 34;
+    /// Left margin (thread names).
+    pub const LEFT: usize = 60;
+    /// Top margin (the header).
+    pub const TOP: usize = 40;
+    /// Margin on the right and around text.
+    pub const PAD: usize = 12;
+}
+
+/// The SVG picture: sized to hold its widest text (header, legend, the
+/// boxes), with every call and return time written on an axis under the
+/// rows (a tick per time, the time written downwards).
 pub(super) fn svg(cx: &Counterexample) -> String {
+    use geometry::{CW, LEFT, PAD, RH, TOP};
     let shown = drawn(cx);
     let l = layout(cx, &shown);
-    const CW: usize = 7; // px per character column
-    const RH: usize = 34; // px per row
-    const LEFT: usize = 60;
-    const TOP: usize = 40;
-    let w = LEFT + l.width * CW + 20;
-    let h = TOP + l.rows.len() * RH + 40;
+    let head = header(cx, shown.len());
+    let text_w = |t: &str| t.chars().count() * CW;
+    let w = (LEFT + l.width * CW + PAD)
+        .max(8 + text_w(&head) + PAD)
+        .max(8 + text_w(LEGEND) + PAD);
+    let axis_y = TOP + l.rows.len() * RH + 6;
+    let longest_tick = l
+        .ticks
+        .iter()
+        .map(|(t, _)| t.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let legend_y = axis_y + 10 + longest_tick * CW + 24;
+    let h = legend_y + PAD;
     let mut s = String::new();
     let _ = writeln!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="monospace" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="monospace" font-size="12">"#
     );
     let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
     let _ = writeln!(
         s,
         r#"<text x="8" y="20" font-weight="bold">{}</text>"#,
-        escape(&header(cx, shown.len()))
+        escape(&head)
     );
     for (r, name) in l.rows.iter().enumerate() {
         let y = TOP + r * RH;
@@ -236,7 +270,7 @@ pub(super) fn svg(cx: &Counterexample) -> String {
             y + 20,
             escape(name),
             y + RH - 2,
-            w - 10,
+            w - PAD,
             y + RH - 2
         );
     }
@@ -269,10 +303,27 @@ pub(super) fn svg(cx: &Counterexample) -> String {
             escape(&l.labels[k])
         );
     }
+    // The time axis: one tick per call or return time, at its column.
     let _ = writeln!(
         s,
-        r##"<text x="8" y="{}" fill="#555">green: linearized in the longest order found (#n); red (!): no linearization survives its return; dashed: pending; ~: may have taken effect before the window</text>"##,
-        h - 12
+        r##"<line class="axis" x1="{LEFT}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#333"/>"##,
+        LEFT + l.width * CW
+    );
+    for &(t, col) in &l.ticks {
+        let x = LEFT + col * CW;
+        let _ = writeln!(
+            s,
+            r##"<line class="tick" x1="{x}" y1="{axis_y}" x2="{x}" y2="{}" stroke="#333"/><text class="time" x="{x}" y="{}" transform="rotate(90 {x} {})" fill="#333" dominant-baseline="middle">{t}</text>"##,
+            axis_y + 5,
+            axis_y + 10,
+            axis_y + 10
+        );
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="8" y="{}" fill="#555">{}</text>"##,
+        legend_y - 4,
+        escape(LEGEND)
     );
     s.push_str("</svg>\n");
     s
