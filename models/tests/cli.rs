@@ -575,3 +575,84 @@ fn timeout_bounds_the_whole_run_shrinking_included() {
         "the run took {total:.1} s with --timeout {limit}: {out}"
     );
 }
+
+// Format version 2: len and iter (docs/history-format.md).
+
+const V2: &str = "{\"version\":2}";
+const LEN_1: &str = r#"{"thread":2,"call":5,"ret":6,"op":"len","result":1}"#;
+const ITER_1: &str = r#"{"thread":2,"call":7,"ret":9,"op":"iter","result":[1]}"#;
+
+#[test]
+fn version_2_files_with_scans_are_checked() {
+    let (code, out, err, _f) = check(&format!("{V2}\n{INS}\n{GET_OK}\n{LEN_1}\n{ITER_1}\n"), &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 scans"), "{out}");
+    // A pending scan's result is ignored, like an operation's.
+    let pending = r#"{"thread":3,"call":7,"ret":null,"op":"iter","result":"anything"}"#;
+    let (code, ..) = check(&format!("{V2}\n{INS}\n{pending}\n"), &[]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_broken_scan_promise_exits_1_with_the_operations_that_show_it() {
+    let missed = r#"{"thread":2,"call":7,"ret":9,"op":"iter","result":[]}"#;
+    let (code, out, _, _f) = check(&format!("\n{V2}\n{INS}\n{missed}\n"), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("missed key 1"), "{out}");
+    assert!(out.contains("insert(1, 5)"), "{out}");
+    let twice = r#"{"thread":2,"call":7,"ret":9,"op":"iter","result":[1,1]}"#;
+    let (code, out, ..) = check(&format!("{V2}\n{INS}\n{twice}\n"), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("yielded key 1 twice"), "{out}");
+    let wrong_len = r#"{"thread":2,"call":7,"ret":9,"op":"len","result":2}"#;
+    let (code, out, ..) = check(&format!("{V2}\n{INS}\n{wrong_len}\n"), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("more than the 1 keys"), "{out}");
+}
+
+#[test]
+fn version_rules() {
+    // Old files stay valid; scans need the header.
+    assert_bad(&format!("{INS}\n{LEN_1}\n"), 2, "needs version 2");
+    // The header is the first non-blank line, once.
+    assert_bad(&format!("{INS}\n{V2}\n"), 2, "first non-blank line");
+    assert_bad(&format!("{V2}\n{V2}\n"), 2, "first non-blank line");
+    assert_bad("{\"version\":3}\n", 1, "unsupported `version`");
+    assert_bad("\n{\"version\":2,\"thread\":0}\n", 2, "no other fields");
+    let (code, ..) = check(&format!("{{\"version\":1}}\n{INS}\n"), &[]);
+    assert_eq!(code, 0);
+    // Scan fields.
+    assert_bad(
+        &format!(
+            "{V2}\n{}\n",
+            r#"{"thread":2,"call":5,"ret":6,"op":"len","key":1,"result":1}"#
+        ),
+        2,
+        "takes no `key`",
+    );
+    assert_bad(
+        &format!(
+            "{V2}\n{}\n",
+            r#"{"thread":2,"call":5,"ret":6,"op":"iter","result":[1,2.5]}"#
+        ),
+        2,
+        "array of integer keys",
+    );
+    assert_bad(
+        &format!(
+            "{V2}\n{}\n",
+            r#"{"thread":2,"call":5,"ret":6,"op":"len","result":1.5}"#
+        ),
+        2,
+        "`result` must be an integer",
+    );
+    // A scan is an operation of its thread: no overlap.
+    assert_bad(
+        &format!(
+            "{V2}\n{}\n{}\n",
+            r#"{"thread":0,"call":1,"ret":9,"op":"len","result":0}"#, INS
+        ),
+        3,
+        "overlaps",
+    );
+}

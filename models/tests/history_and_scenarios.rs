@@ -306,3 +306,39 @@ fn scenarios_on_a_map_that_ignores_writes_are_caught() {
         .counterexample()
         .is_some());
 }
+
+#[test]
+fn recordings_with_scans_round_trip_as_version_2() {
+    use kovan_map_models::history::{Recording, Scan};
+    let history = History::new();
+    let map = Mutex::new(Spec::new());
+    {
+        let mut rec = history.recorder(0);
+        let op = Op::Insert { key: 3, value: 4 };
+        rec.record(op, || locked_exec(&map, &op));
+        rec.record_len(|| map.lock().unwrap().len());
+        rec.record_iter(|| {
+            map.lock()
+                .unwrap()
+                .iter()
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>()
+        });
+    }
+    let recording = history.recording();
+    assert_eq!(
+        recording.scans,
+        vec![
+            Scan::len_returned(0, 2, 3, 1),
+            Scan::iter_returned(0, 4, 5, vec![3])
+        ]
+    );
+    let text = jsonl::recording_to_string(&recording).unwrap();
+    assert!(text.starts_with("{\"version\":2}\n"), "{text}");
+    assert_eq!(jsonl::parse(&text).unwrap(), recording);
+    lincheck::assert_recording_ok(&recording);
+    // Without scans the writer writes version 1, as before.
+    let plain = Recording::from(recording.operations.clone());
+    let text = jsonl::recording_to_string(&plain).unwrap();
+    assert_eq!(text, jsonl::to_string(&plain.operations).unwrap());
+}
