@@ -333,6 +333,8 @@ def main(argv):
             names.append(a)
     total = time.monotonic()
     mutants = load_mutants(names)
+    if not names:
+        shutil.rmtree(LOGS, ignore_errors=True)
     os.makedirs(LOGS, exist_ok=True)
     make_tree(rev)
     stale = [(m, m.apply(TREE)[1]) for m in mutants]
@@ -381,6 +383,10 @@ within the stated bound), **shuttle** (random and PCT schedules over kovan),
 **shuttle-model** (shuttle over the model reclaimer), **checker** (real
 threads, histories checked by the linearizability checker), **stress** (the
 root crate's real-thread stress tests).
+
+Weakenings that were tried and are not bugs (so not kept as mutants), and
+the scenarios the hopscotch mutants still need, are in
+models/mutants/README.md and models/mutants/HOPSCOTCH-SCENARIOS.md.
 
 {text}
 
