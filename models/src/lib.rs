@@ -9,7 +9,8 @@
 //!   function of the key's cell; predicates and closures recorded as data.
 //! - [`history`]: recording (thread, call, return, operation, result) from
 //!   real threads, shuttle, or loom (Lincheck-shaped).
-//! - [`jsonl`]: the history file format of `shared/history-format.md`.
+//! - [`jsonl`]: the history file format of `docs/history-format.md`
+//!   (version 2 adds the `len` and `iter` scans).
 //! - [`lincheck`]: the checker (Wing-Gong search with Lowe's memo, split by
 //!   key, compact configurations, counterexample shrinking and drawing).
 //! - [`scenario`]: quickcheck generators of concurrent scenarios, and

@@ -20,12 +20,17 @@
 //!    observers linearized without branching.
 //! 4. **On failure, shrink** (see `minimize`): the smallest prefix in time
 //!    that fails, the latest start from which it fails whatever the key held
-//!    before, then operations dropped one chunk at a time while the same
-//!    operation still fails. The result prints as a timeline
-//!    ([`Counterexample::timeline`]) and draws as SVG ([`Counterexample::svg`]).
+//!    before, then any operations dropped, one chunk at a time down to one
+//!    at a time, while what is left still fails: the result is *minimal*
+//!    (no single operation can be dropped; see [`Counterexample::minimal`]).
+//!    It prints as a timeline ([`Counterexample::timeline`]) and draws as
+//!    SVG ([`Counterexample::svg`]).
+//! 5. **Scans** (`len`, `iter`; see [`weak`]) are checked against their
+//!    weaker promises by [`check_recording`], beside the per-key check.
 //!
 //! A search stopped by the time or memory limit ([`Limits`]) answers
-//! [`Verdict::Undecided`]; the checker never guesses.
+//! [`Verdict::Undecided`]; the checker never guesses. The time limit bounds
+//! the whole check, shrinking included.
 
 use std::collections::HashMap;
 use std::fmt;

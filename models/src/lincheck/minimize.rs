@@ -28,16 +28,20 @@
 //!    representatives (absent, each constant mentioned, and the values
 //!    beside each constant, both parities); this is exact unless a
 //!    `compute` does arithmetic, in which case this step is skipped.
-//! 3. **Drop observers** (delta debugging: all at once, then halves, ...)
-//!    while the sub-history still fails. An observer leaves the cell as it
-//!    was in every linearization, so dropping one only removes constraints.
-//!    Operations that change the cell are never dropped: without them the
-//!    rest could fail for another reason (drop the insert before a stale
-//!    read after a remove, and it reads as "a value never written"), and
-//!    the counterexample would no longer explain why the history fails.
+//! 3. **Drop operations** (delta debugging: all at once, then halves, ...,
+//!    then one at a time) while what is left still fails; any operation may
+//!    go (writes, pending ones, those made pending by the end cut, the
+//!    culprit), with one rule: an operation that is the only writer of a
+//!    value another operation of the window reads goes only with that
+//!    reader (else the rest could fail only as "a value never written",
+//!    which is not why the history fails). The result is 1-minimal: no
+//!    single operation can be dropped under the same rule. The culprit is
+//!    then found again, by the end cut of what is left.
 //!
-//! Every search here runs under the shrinking time limit; a search that
-//! hits it counts as "does not fail", so a step is then simply not taken.
+//! Every search here runs under the shrinking deadline (never past the
+//! check's timeout); a search that hits it counts as "does not fail", so a
+//! step is then simply not taken, and the counterexample is marked not
+//! minimal.
 
 use std::time::Instant;
 

@@ -383,6 +383,7 @@ pub(crate) fn search(
     };
     let mut memo = Memo::new(pwords);
     let mut key = Vec::with_capacity(8);
+    let mut holes: Vec<u32> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut resume: Option<u32> = None;
     let mut iterations: u64 = 0;
@@ -418,7 +419,7 @@ pub(crate) fn search(
                     counters.steps += 1;
                     continue 'search;
                 }
-                s.encode(part, pwords, &mut key);
+                s.encode(part, pwords, &mut key, &mut holes);
                 if memo.insert(&key) {
                     counters.states += 1;
                     let bytes = memo.bytes();
@@ -702,10 +703,10 @@ impl State {
     /// keeps the window wide but adds one hole, and a configuration costs
     /// O(threads) words however long the history. The choice of encoding
     /// depends only on the set, so equal sets give equal keys.
-    fn encode(&self, part: &Part, pwords: usize, key: &mut Vec<u64>) {
+    fn encode(&self, part: &Part, pwords: usize, key: &mut Vec<u64>, holes: &mut Vec<u32>) {
         key.clear();
+        holes.clear();
         let width = self.hi - self.p - 1;
-        let mut holes: Vec<u32> = Vec::new();
         let mut x = self.next_hole(self.p + 1);
         let bitset_words = width.div_ceil(64);
         while let Some(h) = x {
