@@ -416,3 +416,47 @@ fn every_operation_on_four_threads_behaves_like_a_sequential_map_per_thread() {
     assert_eq!(seen, expected);
     assert_eq!(map.len(), expected.len() + shared + 1);
 }
+
+/// Runs 1,000 insert/remove steps that keep between 31 and 34 keys in a map
+/// of neighbourhood 2 starting at 64 slots, and counts the resizes (each
+/// change of `capacity()` between two steps on one thread: with one thread
+/// every resize finishes within the step that started it).
+fn resizes_while_oscillating(seed: u64) -> usize {
+    let map: HopscotchMap<u64, u64, foldhash::fast::FixedState, 2> =
+        HopscotchMap::with_capacity_and_hasher(64, foldhash::fast::FixedState::with_seed(seed));
+    let mut oldest = 0u64;
+    let mut next = 0u64;
+    while next < 31 {
+        map.insert(next, value_of(next));
+        next += 1;
+    }
+    let mut resizes = 0;
+    let mut capacity = map.capacity();
+    for step in 0..1_000u64 {
+        if (step / 3) % 2 == 0 {
+            assert_eq!(map.insert(next, value_of(next)), None);
+            next += 1;
+        } else {
+            assert_eq!(map.remove(&oldest), Some(value_of(oldest)));
+            oldest += 1;
+        }
+        if map.capacity() != capacity {
+            resizes += 1;
+            capacity = map.capacity();
+        }
+    }
+    assert_eq!(map.len() as u64, next - oldest);
+    resizes
+}
+
+#[test]
+fn a_workload_oscillating_at_one_size_resizes_a_bounded_number_of_times() {
+    // Would catch (issue 7): growth on a full neighbourhood at load 1/2 lands
+    // at load 1/4, the shrink threshold, and the shrink's target (load 1/2)
+    // fills the neighbourhood again: 46-90 resizes per 1,000 steps here.
+    // With hysteresis (a shrink leaves the load at most 1/4) a workload that
+    // stays at one size resizes O(1) times, whatever the hash seed.
+    let counts: Vec<usize> = (0..8).map(resizes_while_oscillating).collect();
+    eprintln!("resizes per 1,000 steps between 31 and 34 keys, 8 seeds: {counts:?}");
+    assert!(counts.iter().all(|&n| n <= 4), "resizes: {counts:?}");
+}

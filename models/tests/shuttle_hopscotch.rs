@@ -342,3 +342,42 @@ fn generated_scenarios_are_linearizable_under_many_schedules() {
         },
     );
 }
+
+#[test]
+fn a_slow_overflow_copier_never_brings_back_a_key_removed_in_the_new_table() {
+    // One hash, H = 2, 4 slots: keys 0 and 1 fill home 0's neighbourhood and
+    // key 2 sits in its overflow list (load 3/4). Thread a removes key 2
+    // while thread b inserts key 3, whose insert passes 3/4 and starts the
+    // resize: both copy the one chunk, so both copy key 2's entry into the
+    // new table's overflow list, and a removes it there. The race is run
+    // 200 times per schedule (fresh maps; a few seconds in all), so the default
+    // schedule count reaches the bad interleaving (one run of 300 + 300
+    // schedules, unrepeated, did not). Would catch (issue 7, bug 2): a copier
+    // that checked its source uncopied, was preempted before its push, and
+    // then pushed the entry after the other copier had copied it and a had
+    // removed (and retired) it: the head CAS compared only the head pointer,
+    // which the unlink had put back.
+    explore(300, || {
+        for _ in 0..200 {
+            let map = Arc::new(one_hash_map());
+            for key in 0..3 {
+                map.insert(key, 100 + key);
+            }
+            let remover = {
+                let map = Arc::clone(&map);
+                thread::spawn(move || map.remove(&2))
+            };
+            let inserter = {
+                let map = Arc::clone(&map);
+                thread::spawn(move || map.insert(3, 103))
+            };
+            assert_eq!(remover.join().unwrap(), Some(102));
+            assert_eq!(inserter.join().unwrap(), None);
+            assert_eq!(map.get(&2), None, "a removed key came back");
+            let mut keys: Vec<u64> = map.keys().collect();
+            keys.sort_unstable();
+            assert_eq!(keys, [0, 1, 3]);
+            assert_eq!(map.len(), 3);
+        }
+    });
+}

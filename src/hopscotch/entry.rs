@@ -10,9 +10,9 @@
 //! | [`LIVE`]   | entry or null  | null: empty. Else a committed, present entry                    |
 //! | [`DELETED`]| entry          | removed (the removal took effect); bit and slot not yet freed   |
 //! | [`PENDING`]| entry          | an insert's reservation; committed iff its hop bit is set       |
-//! | [`MOVE`]   | [`Move`]       | the source of a displacement: its entry is frozen here          |
+//! | [`MOVE`]   | [`Move`]       | the source of a displacement, or of a decided copy: its entry is frozen here |
 //! | [`DEST`]   | [`Move`]       | the destination of a displacement, filled after the freeze      |
-//! | [`HOLE`]   | [`Move`]       | the destination, before the source was frozen                   |
+//! | [`HOLE`]   | [`Move`]       | the destination, before the source was frozen; or a copier's publication in the new table |
 //! | [`FROZEN`] | entry or null  | frozen by a migration: the entry still to copy, or nothing      |
 //! | [`COPIED`] | entry          | frozen, and the entry is in the next table                      |
 //!
@@ -27,9 +27,15 @@
 //!   dereference of such a word is of a node that was reachable when the
 //!   word was loaded. Words that may name a retired entry ([`COPIED`], an
 //!   uncommitted [`PENDING`]) are compared, never dereferenced.
-//! * A [`Move`] appears in at most two slots (its source and destination)
-//!   and is retired by the thread whose CAS took it out of the last of them.
+//! * A displacement's [`Move`] appears in at most two slots (its source and
+//!   destination) and is retired by the thread whose CAS took it out of the
+//!   last of them. A copy's [`Move`] appears in one slot of the new table
+//!   (its publication, [`HOLE`]) and, once it won, in its source
+//!   ([`MOVE`], then [`COPIED`]); the winner's is retired by the thread whose
+//!   CAS marked the source [`COPIED`], a loser's by its own copier after it
+//!   withdrew the publication.
 
+use super::overflow::Node;
 use crate::payload::{Carrier, Payload};
 use crate::reclaim::{self, Guard, Header, Link, Shared};
 use crate::sync::UnsafeCell;
@@ -101,18 +107,35 @@ impl<K, V> core::ops::Deref for Entry<K, V> {
     }
 }
 
-/// A displacement in progress: `entry`, committed in slot `from` of home
-/// `home`, moves to slot `to`, which held the displacing insert's
-/// reservation of `hole`. Immutable; helpers drive it to its end through the
-/// slot and home words only (see `Table::help_move`).
+/// `from` of a [`Move`] that describes a copy into the next table, not a
+/// displacement.
+const COPY: usize = usize::MAX;
+
+/// A relocation in progress: a *displacement* inside one table, or a *copy*
+/// into the next one. Immutable once shared; helpers drive it to its end
+/// through slot and home words only.
+///
+/// * Displacement (`Table::help_move`): `entry`, committed in slot `from` of
+///   home `home`, moves to slot `to`, which held the displacing insert's
+///   reservation word `hole` (with its tag: [`PENDING`] for an insert,
+///   [`HOLE`] for a copier's reservation).
+/// * Copy (`resize::copy`): the descriptor is one copier's *publication* of
+///   `entry` in the new table, under new home `home`: its word tagged
+///   [`HOLE`] in a reserved slot of the neighbourhood, or in the slot of the
+///   overflow node `node`. The source slot's CAS `entry|FROZEN →
+///   descriptor|MOVE` decides which copier's publication becomes the copy;
+///   the word is this descriptor's alone, so no other copier can recreate it.
 #[repr(C)]
 pub(crate) struct Move<K, V> {
     header: Header,
-    /// The entry being moved.
+    /// The entry being moved or copied.
     pub(crate) entry: Link<Entry<K, V>>,
-    /// The displacing insert's own entry: its reservation comes back, tagged
-    /// [`PENDING`], in whichever slot the move frees.
+    /// Displacement: the displacing insert's reservation word; its
+    /// reservation comes back in whichever slot the move frees. Copy: null.
     pub(crate) hole: Link<Entry<K, V>>,
+    /// Copy into an overflow list: the node whose slot holds the
+    /// publication. Null otherwise.
+    pub(crate) node: Link<Node<K, V>>,
     home: UnsafeCell<usize>,
     from: UnsafeCell<usize>,
     to: UnsafeCell<usize>,
@@ -124,26 +147,53 @@ unsafe impl<K: Send, V: Send> Send for Move<K, V> {}
 unsafe impl<K: Send + Sync, V: Send + Sync> Sync for Move<K, V> {}
 
 impl<K, V> Move<K, V> {
+    /// A displacement of `entry` from `from` to `to` (home `home`), whose
+    /// destination held the reservation word `hole`.
     pub(crate) fn new(
         entry: *mut Entry<K, V>,
-        hole: *mut Entry<K, V>,
+        hole: Shared<'_, Entry<K, V>>,
         home: usize,
         from: usize,
         to: usize,
     ) -> Self {
+        let holes = Link::null();
+        holes.store_private(hole);
         Self {
             header: Header::new(),
             entry: Link::new(entry),
-            hole: Link::new(hole),
+            hole: holes,
+            node: Link::null(),
             home: UnsafeCell::new(home),
             from: UnsafeCell::new(from),
             to: UnsafeCell::new(to),
         }
     }
 
+    /// One copier's publication of `entry` under home `home` of the new
+    /// table: in a neighbourhood slot (`node` null) or in overflow node
+    /// `node`.
+    pub(crate) fn copy(entry: *mut Entry<K, V>, home: usize, node: *mut Node<K, V>) -> Self {
+        Self {
+            header: Header::new(),
+            entry: Link::new(entry),
+            hole: Link::null(),
+            node: Link::new(node),
+            home: UnsafeCell::new(home),
+            from: UnsafeCell::new(COPY),
+            to: UnsafeCell::new(COPY),
+        }
+    }
+
+    /// Whether this describes a copy into the next table.
+    #[inline]
+    pub(crate) fn is_copy(&self) -> bool {
+        self.from() == COPY
+    }
+
     #[inline]
     pub(crate) fn home(&self) -> usize {
-        // SAFETY: written only by `new`, before the descriptor was shared.
+        // SAFETY: written only by `new`/`copy`, before the descriptor was
+        // shared.
         self.home.with(|p| unsafe { *p })
     }
 
@@ -160,7 +210,8 @@ impl<K, V> Move<K, V> {
     }
 }
 
-/// The word naming descriptor `ptr`, allocated by this thread under `guard`.
+/// The word naming descriptor `ptr`, allocated by this thread under `guard`,
+/// for the CASes that publish it; never dereferenced after them.
 pub(crate) fn move_word<'g, K, V>(
     ptr: *mut Move<K, V>,
     guard: &'g Guard,
@@ -175,7 +226,10 @@ pub(crate) fn move_word<'g, K, V>(
 /// 1. `word` carries one of those three tags, so its pointer came from
 ///    `reclaim::alloc::<Move<K, V>>`.
 /// 2. `word` was loaded under `'g` from a slot that held it (so the
-///    descriptor was not yet retired), or this thread allocated it under `'g`.
+///    descriptor was not yet retired). A descriptor this thread allocated
+///    is not protected by its guard once published (kovan stamps its birth
+///    with the thread's cached epoch, which can run above the published
+///    one): never pass [`move_word`]'s word here.
 #[inline]
 pub(crate) unsafe fn descriptor<'g, K, V>(word: Shared<'g, Entry<K, V>>) -> &'g Move<K, V> {
     debug_assert!(matches!(word.tag(), MOVE | DEST | HOLE));

@@ -42,8 +42,9 @@ use core::hash::{BuildHasher, Hash};
 use entry::{Entry, DELETED, PENDING};
 use table::{Found, Lookup, Place, Reserve, Search, Table, BITMAP, MAX_NEIGHBOURHOOD, OVERFLOW};
 
-/// Slots of a map made by [`HopscotchMap::new`], and the least a map made by
-/// `with_capacity` is given: 64 (about 1.5 KiB of table). A map never
+/// Slots of a map made by [`HopscotchMap::new`] (or `with_hasher`,
+/// `default`): 64, about 1.5 KiB of table. `with_capacity(n)` gives the
+/// least power of two of at least `n` slots, however small; a map never
 /// shrinks below the capacity it was made with.
 pub const DEFAULT_CAPACITY: usize = 64;
 
@@ -144,7 +145,9 @@ impl<K: 'static, V: 'static> HopscotchMap<K, V, DefaultHashBuilder> {
     }
 
     /// An empty map of at least `slots` slots (rounded up to a power of
-    /// two, at least one). It never shrinks below that.
+    /// two, at least one). It never shrinks below that. Unlike
+    /// [`new`](HopscotchMap::new), it does not round up to
+    /// [`DEFAULT_CAPACITY`]: the model suites run on maps of 2 and 4 slots.
     ///
     /// # Panics
     ///
@@ -432,10 +435,7 @@ where
                     }
                 }
                 Search::Absent(word) => {
-                    if self
-                        .insert_new(table, hash, word, &mut pending, &guard)
-                        .is_some()
-                    {
+                    if self.insert_new(table, hash, word, &mut pending, &guard) {
                         return None;
                     }
                 }
@@ -520,21 +520,23 @@ where
         word: u64,
         pending: &mut Pending<Entry<K, V>>,
         guard: &'g Guard,
-    ) -> Option<Shared<'g, Entry<K, V>>> {
+    ) -> bool {
         let h = table.home_of(hash);
         let entry = Shared::from_owned(pending.node(hash), guard);
-        // SAFETY: this thread allocated the entry under `guard`.
+        // SAFETY: this thread allocated the entry, and no other thread can
+        // retire it before it is committed: the key is read only before the
+        // commit below (the retry's search), never after.
         let key = unsafe { entry.deref() }.key();
         if word & OVERFLOW != 0 {
             let list = table.overflow(h);
             let same_key = |found: &Entry<K, V>| found.matches(hash, key);
-            return match overflow::insert(list, same_key, entry, || true, guard) {
+            return match overflow::insert(list, same_key, entry, guard) {
                 overflow::Insert::Inserted => {
                     pending.published();
                     self.inserted(hash, guard);
-                    Some(entry)
+                    true
                 }
-                _ => None,
+                _ => false,
             };
         }
         let hole = entry.with_tag(PENDING);
@@ -544,18 +546,22 @@ where
                 loop {
                     // The commit: one CAS of the home word, from the word the
                     // key was found absent in. It fails if any key of the
-                    // home arrived, moved or left since.
+                    // home arrived, moved or left since. From here on another
+                    // thread may remove and retire the entry: it is not
+                    // dereferenced again.
                     if table.commit(h, word, index) {
                         pending.published();
                         table.untag(index, hole, guard);
                         self.inserted(hash, guard);
-                        return Some(entry);
+                        return true;
                     }
                     match table.search(hash, key, guard) {
                         Search::Absent(now) if now & OVERFLOW == 0 => word = now,
                         _ => {
-                            table.withdraw(index, hole, guard);
-                            return None;
+                            if !table.withdraw(index, hole, guard) {
+                                Self::reservation_lost(pending);
+                            }
+                            return false;
                         }
                     }
                     sync::hint();
@@ -563,10 +569,25 @@ where
             }
             Reserve::Full => {
                 self.make_room(table, h, word, guard);
-                None
+                false
             }
-            Reserve::Migrating => None,
+            Reserve::Migrating => false,
+            Reserve::Lost => Self::reservation_lost(pending),
         }
+    }
+
+    /// Another thread showed this insert's uncommitted reservation, which
+    /// only a wrap of a home's 30-bit relocation counter allows (a helper
+    /// took a stale home word for the current one; docs/hopscotch.md, "Known
+    /// limits"). The entry is in a slot now: leave it to the table (never
+    /// free it) and stop, rather than go on from a broken invariant.
+    #[cold]
+    fn reservation_lost(pending: &mut Pending<Entry<K, V>>) -> ! {
+        pending.published();
+        panic!(
+            "kovan_map::HopscotchMap: an uncommitted reservation was shown by another \
+             thread (a home's relocation counter wrapped while a thread was stalled)"
+        );
     }
 
     /// Home `h` of `table` cannot take a key (its neighbourhood is full and
@@ -595,13 +616,23 @@ where
     }
 
     /// After a removal: shrink once the load falls below 1/4, to the least
-    /// power of two holding the keys at load 1/2, not below the minimum.
+    /// power of two holding the keys at load at most 1/4, not below the
+    /// minimum (so in effect once the load is at most 1/8).
+    ///
+    /// Hysteresis: every resize leaves the load a factor of two away from
+    /// the threshold of the opposite resize. A growth lands at load at least
+    /// 1/4 (from 1/2, when a neighbourhood is full; from 3/4 otherwise, at
+    /// 3/8); a shrink lands at load 1/8 to 1/4, half of the 1/2 at which a
+    /// full neighbourhood may grow the table again. (Shrinking to load 1/2,
+    /// as before, refilled the neighbourhoods that had just grown the table:
+    /// 34-41 resizes per 1,000 steps of a workload oscillating between 31
+    /// and 34 keys at H = 2; test `a_workload_oscillating_at_one_size_...`.)
     fn maybe_shrink(&self, guard: &Guard) {
         let table = self.root_table(guard);
         let size = table.size();
         let len = self.len();
         if size > self.minimum && len * 4 < size {
-            let target = (len * 2).next_power_of_two().max(self.minimum);
+            let target = (len * 4).next_power_of_two().max(self.minimum);
             self.grow(table, target, guard);
         }
     }
@@ -634,8 +665,10 @@ where
         V: Clone,
     {
         let hash = self.hash(&key);
-        let mut pending = Pending::new(key, None);
+        let mut pending: Pending<Entry<K, V>> = Pending::new(key, None);
         let mut make = Some(make);
+        let mut on_insert = Some(on_insert);
+        let mut answer = None;
         loop {
             let guard = reclaim::pin();
             let table = self.writable(hash, &guard);
@@ -647,9 +680,16 @@ where
                         let make = make.take().expect("value made once");
                         pending.set_value(make());
                     }
-                    if let Some(entry) = self.insert_new(table, hash, word, &mut pending, &guard) {
-                        // SAFETY: committed by this thread under `guard`.
-                        return Claim::Inserted(on_insert(unsafe { entry.deref() }.value()));
+                    if let Some(on_insert) = on_insert.take() {
+                        // The answer comes from the node while no other
+                        // thread can retire it (before any commit or push):
+                        // once published, another thread may remove it and
+                        // kovan may free it under this thread's guard.
+                        // SAFETY: the node is this call's, uncommitted.
+                        answer = Some(on_insert(unsafe { &*pending.node(hash) }.value()));
+                    }
+                    if self.insert_new(table, hash, word, &mut pending, &guard) {
+                        return Claim::Inserted(answer.expect("answered before publication"));
                     }
                 }
             }
@@ -795,11 +835,14 @@ where
                             }
                         }
                         Some(value) => {
+                            // The answer is cloned before the replacement
+                            // publishes the value (never read back from the
+                            // published entry, which another thread may
+                            // retire at once).
+                            let answer = value.clone();
                             pending.set_value(value);
-                            let new = Shared::from_owned(pending.node(hash), &guard);
                             if self.replace(&found, &mut pending, hash, &guard).is_some() {
-                                // SAFETY: published by this thread under `guard`.
-                                return Some(unsafe { new.deref() }.value().clone());
+                                return Some(answer);
                             }
                         }
                     }
@@ -807,12 +850,11 @@ where
                 Search::Absent(word) => match f(None) {
                     None => return None,
                     Some(value) => {
+                        // As above: cloned before the insert publishes it.
+                        let answer = value.clone();
                         pending.set_value(value);
-                        if let Some(entry) =
-                            self.insert_new(table, hash, word, &mut pending, &guard)
-                        {
-                            // SAFETY: committed by this thread under `guard`.
-                            return Some(unsafe { entry.deref() }.value().clone());
+                        if self.insert_new(table, hash, word, &mut pending, &guard) {
+                            return Some(answer);
                         }
                     }
                 },

@@ -29,7 +29,7 @@
 //!   is dereferenced only after the run was seen still attached to a live
 //!   predecessor (as in the chaining map's lists).
 
-use super::entry::{Entry, COPIED, DELETED, FROZEN, LIVE};
+use super::entry::{descriptor, Entry, COPIED, DELETED, FROZEN, LIVE, MOVE};
 use crate::reclaim::{self, Guard, Header, Link, Shared};
 use crate::sync::{self, Ordering};
 use core::borrow::Borrow;
@@ -144,7 +144,9 @@ pub(crate) fn scan<'g, K: 'static, V: 'static>(
                     );
                     continue;
                 }
-                FROZEN | COPIED => return Search::Sealed,
+                // Frozen, decided (a copy's `MOVE`) or copied: the list is
+                // being migrated.
+                FROZEN | MOVE | COPIED => return Search::Sealed,
                 _ => {}
             }
             pred = &node.next;
@@ -173,44 +175,39 @@ fn unlink<'g, K: 'static, V: 'static>(
     let entry = dead.slot.load(Ordering::Acquire, guard);
     debug_assert_eq!(entry.tag(), DELETED, "only removed nodes are unlinked");
     // SAFETY: this CAS unlinked the node (dead, so nothing links it again);
-    // only the unlinking thread retires it and the entry its removal left,
-    // which no slot holds any more. Both came from `reclaim::alloc` and start
-    // with their headers.
+    // only the unlinking thread retires it and the entry its removal left
+    // (none for a withdrawn publication), which no slot holds any more. Both
+    // came from `reclaim::alloc` and start with their headers.
     unsafe {
-        reclaim::retire(entry.ptr());
+        if !entry.is_null() {
+            reclaim::retire(entry.ptr());
+        }
         reclaim::retire(node.ptr());
     }
     true
 }
 
 /// Pushes `entry` (a [`LIVE`] word) as a new key, unless the list holds a
-/// live entry that `accept`s (the key's, for an insert; the entry itself,
-/// for a migration's copy) or `check` refuses. `check` runs after the search
-/// found nothing and before the push (a migration uses it to confirm that
-/// its source is still uncopied).
+/// live entry that `accept`s (the key's). The head CAS alone validates the
+/// search: a push expecting head `first` succeeds only if no other node was
+/// pushed since, and a list whose head is `first` again after pushes and
+/// unlinks holds no key that the search did not see (nodes are pushed at
+/// the head only), so the key is still absent at the CAS.
+///
+/// The node is allocated for each attempt and freed at once when its CAS
+/// fails, so a panic in `accept` (user `Eq`) on a later pass leaks nothing.
 pub(crate) fn insert<'g, K: 'static, V: 'static>(
     head: &'g Link<Node<K, V>>,
     mut accept: impl FnMut(&'g Entry<K, V>) -> bool,
     entry: Shared<'g, Entry<K, V>>,
-    check: impl Fn() -> bool,
     guard: &'g Guard,
 ) -> Insert {
-    let mut node: *mut Node<K, V> = core::ptr::null_mut();
-    let outcome = loop {
+    loop {
         match scan(head, guard, &mut accept) {
-            Search::Found { .. } => break Insert::Present,
-            Search::Sealed => break Insert::Sealed,
+            Search::Found { .. } => return Insert::Present,
+            Search::Sealed => return Insert::Sealed,
             Search::Absent { head: first } => {
-                if !check() {
-                    break Insert::Refused;
-                }
-                if node.is_null() {
-                    node = reclaim::alloc(Node::new(entry.ptr(), first.ptr()));
-                } else {
-                    // SAFETY: the node is private to this call until a CAS
-                    // publishes it.
-                    unsafe { (*node).next.store_private(first) };
-                }
+                let node = reclaim::alloc(Node::new(entry.ptr(), first.ptr()));
                 let shared = Shared::from_owned(node, guard);
                 // ORDERING: AcqRel. Release publishes the node and its entry
                 // to walkers that acquire the head; Acquire pairs with the
@@ -221,15 +218,87 @@ pub(crate) fn insert<'g, K: 'static, V: 'static>(
                 if head.cas(first, shared, Ordering::AcqRel, Ordering::Relaxed, guard) {
                     return Insert::Inserted;
                 }
+                // SAFETY: never published, so no other thread saw it.
+                unsafe { reclaim::destroy(node) };
                 sync::hint();
             }
         }
-    };
-    if !node.is_null() {
-        // SAFETY: never published, so no other thread saw it.
-        unsafe { reclaim::destroy(node) };
     }
-    outcome
+}
+
+/// A private node holding the slot word `word` (a copier's publication).
+pub(crate) fn private_node<K, V>(word: Shared<'_, Entry<K, V>>) -> *mut Node<K, V> {
+    let node = reclaim::alloc(Node::new(core::ptr::null_mut(), core::ptr::null_mut()));
+    // SAFETY: just allocated, private to this thread.
+    unsafe { (*node).slot.store_private(word) };
+    node
+}
+
+/// Pushes the private `node` at the head (a copier's publication: its slot
+/// word is invisible to everyone else, so no search is needed). False if
+/// the list is sealed; the node is then still private.
+pub(crate) fn push<'g, K, V>(
+    head: &'g Link<Node<K, V>>,
+    node: *mut Node<K, V>,
+    guard: &'g Guard,
+) -> bool {
+    loop {
+        // ORDERING: Acquire pairs with the CAS that last wrote the head.
+        let first = head.load(Ordering::Acquire, guard);
+        if first.tag() & SEALED != 0 {
+            return false;
+        }
+        // SAFETY: private until the CAS below publishes it.
+        unsafe { (*node).next.store_private(first) };
+        // ORDERING: AcqRel, as in `insert`.
+        if head.cas(
+            first,
+            Shared::from_owned(node, guard),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+            guard,
+        ) {
+            return true;
+        }
+        sync::hint();
+    }
+}
+
+/// Takes back a losing copier's publication `word` (tag [`HOLE`]): finds its
+/// node by a pass (so the node is reached through protected loads, never
+/// through the pointer this thread allocated it by), marks its slot removed
+/// (a null [`DELETED`] word) and unlinks it.
+pub(crate) fn withdraw<'g, K: 'static, V: 'static>(
+    head: &'g Link<Node<K, V>>,
+    word: Shared<'g, Entry<K, V>>,
+    guard: &'g Guard,
+) {
+    let found = walk(
+        head,
+        guard,
+        // ORDERING: Acquire pairs with the push.
+        |node| match node.slot.load(Ordering::Acquire, guard) == word {
+            true => ControlFlow::Break(node),
+            false => ControlFlow::Continue(()),
+        },
+        || {},
+    );
+    // Only this thread writes `word` out of the node, so the pass finds it
+    // and the CAS succeeds; checked in every build.
+    let node = found.expect("a losing copier's publication left its list");
+    // ORDERING: AcqRel, as the removal in `HopscotchMap::delete`.
+    let removed = node.slot.cas(
+        word,
+        Shared::null().with_tag(DELETED),
+        Ordering::AcqRel,
+        Ordering::Relaxed,
+        guard,
+    );
+    assert!(
+        removed,
+        "a losing copier's publication was written by another thread"
+    );
+    kill(head, node, guard);
 }
 
 /// How [`insert`] ended.
@@ -238,7 +307,6 @@ pub(crate) enum Insert {
     /// A live entry that the predicate accepts is in the list.
     Present,
     Sealed,
-    Refused,
 }
 
 /// After a removal tagged `node`'s slot [`DELETED`]: marks its `next`
@@ -345,13 +413,29 @@ where
             // LINEARIZATION(get): this load, when it returns the key's entry
             // untagged (or frozen and not yet copied): it is present now.
             let word = node.slot.load(Ordering::Acquire, guard);
-            if matches!(word.tag(), LIVE | FROZEN) && !word.is_null() {
+            let entry = match word.tag() {
                 // SAFETY: a live or uncopied frozen entry in a reachable node
                 // is not retired.
-                let entry = unsafe { word.deref() };
-                if entry.matches(hash, key) {
-                    return ControlFlow::Break(entry);
+                LIVE | FROZEN if !word.is_null() => unsafe { word.deref() },
+                MOVE => {
+                    // A decided copy (the only `MOVE` in a list node): the
+                    // entry is still this key's until the source is marked.
+                    // SAFETY: loaded from the slot that held the descriptor.
+                    let copy = unsafe { descriptor(word) };
+                    // ORDERING: Acquire (both), as in `Table::lookup`.
+                    let entry = copy.entry.load(Ordering::Acquire, guard);
+                    if node.slot.load(Ordering::Acquire, guard) != word {
+                        // Marked meanwhile: the key is in the next table.
+                        return ControlFlow::Continue(());
+                    }
+                    // SAFETY: the descriptor still held the slot after the
+                    // entry was loaded, so the entry was not retired then.
+                    unsafe { entry.deref() }
                 }
+                _ => return ControlFlow::Continue(()),
+            };
+            if entry.matches(hash, key) {
+                return ControlFlow::Break(entry);
             }
             ControlFlow::Continue(())
         },
@@ -431,7 +515,7 @@ pub(crate) unsafe fn retire_sealed<'g, K: 'static, V: 'static>(
         let next = node.next.load(Ordering::Acquire, guard);
         // ORDERING: Acquire pairs with the last CAS on the slot.
         let entry = node.slot.load(Ordering::Acquire, guard);
-        if entry.tag() == DELETED {
+        if entry.tag() == DELETED && !entry.is_null() {
             // SAFETY: a removed entry in a node nobody unlinked is retired by
             // nobody else; the node is unreachable now.
             unsafe { reclaim::retire(entry.ptr()) };
@@ -466,7 +550,7 @@ pub(crate) unsafe fn drain<K, V>(
                 sink(unsafe { reclaim::take(entry.ptr()) }.into_parts())
             }
             // SAFETY: as above; a removed entry still here was never retired.
-            DELETED => unsafe { reclaim::destroy(entry.ptr()) },
+            DELETED if !entry.is_null() => unsafe { reclaim::destroy(entry.ptr()) },
             _ => {}
         }
         // SAFETY: as above.

@@ -33,9 +33,11 @@
 //! copier committed it first. So a slow copier can neither duplicate an
 //! entry nor bring back one that was copied and then removed.
 
-use super::entry::{Entry, COPIED, DELETED, DEST, FROZEN, HOLE, LIVE, MOVE, PENDING};
+use super::entry::{
+    self, descriptor, Entry, Move, COPIED, DELETED, DEST, FROZEN, HOLE, LIVE, MOVE, PENDING,
+};
 use super::overflow::{self, Node};
-use super::table::{load_word, Reserve, Search, Table, FROZEN_HOME, OVERFLOW};
+use super::table::{load_word, Reserve, Table, FROZEN_HOME, OVERFLOW};
 use crate::reclaim::{self, Guard, Link, Shared};
 use crate::sync::{self, Ordering};
 
@@ -290,14 +292,20 @@ fn settle<'g, K: 'static, V: 'static>(
                 continue;
             }
             MOVE | DEST => {
+                // SAFETY: loaded from the slot that held the descriptor.
+                if unsafe { descriptor(slot) }.is_copy() {
+                    // A decided copy of this slot's entry: finish it.
+                    copy(new, link, guard);
+                    return;
+                }
                 // The home is frozen: the move ends (undone or finished).
                 old.help_move(slot, guard);
                 continue;
             }
             FROZEN if slot.is_null() => return,
             FROZEN => {
-                copy(new, slot.with_tag(LIVE), link, guard);
-                continue;
+                copy(new, link, guard);
+                return;
             }
             COPIED => return,
             HOLE => {
@@ -336,95 +344,204 @@ fn settle_node<'g, K: 'static, V: 'static>(
                     guard,
                 );
             }
-            FROZEN if !slot.is_null() => copy(new, slot.with_tag(LIVE), &node.slot, guard),
+            // Frozen, or a decided copy of it (only copies put `MOVE` in a
+            // list node).
+            FROZEN | MOVE if !slot.is_null() => return copy(new, &node.slot, guard),
             // Removed (freed with the table), or copied.
             _ => return,
         }
     }
 }
 
-/// Copies `entry`, frozen in `source` of the old table, into `new`, then
-/// marks `source` [`COPIED`]. Returns when `source` is copied (by this
-/// thread or another).
+/// Copies the entry frozen in `source` (a slot or overflow node of the old
+/// table) into `new`, and returns once `source` is [`COPIED`] (by this
+/// thread or another). Lock-free: every pass either moves the source on
+/// or finds that another thread did.
+///
+/// # The protocol (docs/hopscotch.md, "Copying an entry exactly once")
+///
+/// 1. *Publish* (each copier, privately unique): allocate a descriptor `C`
+///    of the entry `x` and reserve a slot of its new home for `C|HOLE`
+///    (or push an overflow node holding `C|HOLE`). Nobody reads or writes a
+///    `HOLE` word except its owner, so a publication is invisible and no
+///    other copier can recreate it.
+/// 2. *Decide* (the single decision): `source: x|FROZEN → C|MOVE`. At most
+///    one copier's CAS succeeds; a loser withdraws its publication and
+///    retires its descriptor.
+/// 3. *Show* (anyone who reads `C|MOVE` at the source): commit `C`'s slot in
+///    the new home word and CAS it `C|HOLE → x` (or CAS its node's slot
+///    `C|HOLE → x`).
+/// 4. *Mark* (anyone): `source: C|MOVE → C|COPIED`; that CAS's thread
+///    retires `C`.
+///
+/// Until step 4 readers find `x` at the source through `C` (a `MOVE` word,
+/// as for a displacement), and no operation on `x`'s key runs in `new`
+/// (writers wait for the chunk, which is done only after its sources are
+/// marked), so `x` cannot be removed there before it is shown. After step
+/// 4 the source is never read for `x` again. A copier preempted anywhere
+/// can only fail a CAS on a word that is its own, or on the source.
 fn copy<'g, K: 'static, V: 'static>(
     new: &'g Table<K, V>,
-    entry: Shared<'g, Entry<K, V>>,
     source: &'g Link<Entry<K, V>>,
     guard: &'g Guard,
 ) {
-    let frozen = entry.with_tag(FROZEN);
-    let copied = entry.with_tag(COPIED);
-    // ORDERING: Acquire pairs with the CAS that marked the source copied.
-    let uncopied = || source.load(Ordering::Acquire, guard) == frozen;
-    let mark = || {
-        // ORDERING: AcqRel. Release: a reader that sees the mark and reads
-        // the new table sees the entry there (we committed or saw it).
-        source.cas(frozen, copied, Ordering::AcqRel, Ordering::Relaxed, guard);
-    };
-    // SAFETY: loaded from `source` under `guard` while frozen and not copied,
-    // so not retired (no operation could reach it in the new table yet).
-    let item = unsafe { entry.deref() };
-    let h = new.home_of(item.hash());
-    let hole = entry.with_tag(PENDING);
-    let mut reserved: Option<usize> = None;
-    while uncopied() {
-        match new.search_home(h, guard, |found| core::ptr::eq(found, item)) {
-            Search::Found(_) => {
-                // Another copier got here first (the search looks for this
-                // very entry, by address: before the source is marked, no
-                // other entry of its key can be in `new`).
-                mark();
-                break;
-            }
-            // The new table migrates: the source was copied long ago.
-            Search::Migrating => break,
-            Search::Absent(word) if word & OVERFLOW != 0 => {
-                if let Some(index) = reserved.take() {
-                    new.withdraw(index, hole, guard);
-                }
-                let list = new.overflow(h);
-                let same = |found: &Entry<K, V>| core::ptr::eq(found, item);
-                if let overflow::Insert::Inserted =
-                    overflow::insert(list, same, entry, uncopied, guard)
-                {
-                    mark();
-                    break;
-                }
-            }
-            Search::Absent(word) => {
-                let index = match reserved {
-                    Some(index) => index,
-                    None => match new.reserve(h, hole, guard) {
-                        Reserve::At(index) => {
-                            reserved = Some(index);
-                            index
-                        }
-                        // Never grow the new table from inside a migration:
-                        // the key goes to the home's overflow list.
-                        Reserve::Full => {
-                            new.set_overflow(h, word);
-                            continue;
-                        }
-                        Reserve::Migrating => break,
-                    },
-                };
-                // The source is still uncopied after the search found the key
-                // absent at `word`: only copiers have touched the key in
-                // `new`, and the commit fails if one committed it since.
-                if !uncopied() {
-                    break;
-                }
-                if new.commit(h, word, index) {
-                    reserved = None;
-                    new.untag(index, hole, guard);
-                    mark();
-                    break;
-                }
-            }
+    loop {
+        // ORDERING: Acquire pairs with the CAS that froze, decided or
+        // marked the source (the decision carries the descriptor's fields).
+        let word = source.load(Ordering::Acquire, guard);
+        match word.tag() {
+            FROZEN if !word.is_null() => publish_and_decide(new, source, word, guard),
+            MOVE => show_decided(new, source, word, guard),
+            // Copied (or, for a list node, never frozen with an entry).
+            _ => return,
         }
         sync::hint();
     }
-    if let Some(index) = reserved {
-        new.withdraw(index, hole, guard);
+}
+
+/// Steps 1 and 2 of [`copy`] for one copier: publishes its own descriptor
+/// of the entry that `frozen` (loaded from `source`) names, and tries the
+/// decision; a loser withdraws. Returns after the decision was made (by
+/// this thread or another), or after a step that must be retried.
+fn publish_and_decide<'g, K: 'static, V: 'static>(
+    new: &'g Table<K, V>,
+    source: &'g Link<Entry<K, V>>,
+    frozen: Shared<'g, Entry<K, V>>,
+    guard: &'g Guard,
+) {
+    let entry = frozen.with_tag(LIVE);
+    // SAFETY: loaded from `source` under `guard` while frozen and not
+    // decided, so not retired (nothing reaches it in `new` before step 4).
+    let h = new.home_of(unsafe { entry.deref() }.hash());
+    let word = load_word(&new.home(h).word);
+    if word & FROZEN_HOME != 0 {
+        // `new` migrates only once it is the root, after every copy into it.
+        debug_assert!(false, "a copy met a frozen home in the new table");
+        return;
+    }
+    let decide = |publication: Shared<'g, Entry<K, V>>| {
+        // ORDERING: AcqRel. Release publishes the descriptor's fields (and
+        // the publication it names) to helpers that acquire the source;
+        // Acquire pairs with the freeze.
+        source.cas(
+            frozen,
+            publication.with_tag(MOVE),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+            guard,
+        )
+    };
+    if word & OVERFLOW == 0 {
+        let descriptor = reclaim::alloc(Move::copy(entry.ptr(), h, core::ptr::null_mut()));
+        let mine = entry::move_word(descriptor, guard).with_tag(HOLE);
+        match new.reserve(h, mine, guard) {
+            Reserve::At(index) => {
+                if !decide(mine) {
+                    // Lost: nobody else ever wrote our publication.
+                    let withdrawn = new.withdraw(index, mine, guard);
+                    assert!(
+                        withdrawn,
+                        "a copier's publication was written by another thread"
+                    );
+                    // SAFETY: out of its only slot, never decided, so in no
+                    // slot any more; retired (not freed: it was shown) once,
+                    // here.
+                    unsafe { entry::retire_descriptor(mine) };
+                }
+            }
+            failed => {
+                // SAFETY: `reserve` took the publication back (a copier's
+                // publication is never `Lost`: only an insert's entry can be
+                // shown by another thread), so it is in no slot; retired
+                // (it was shown) once, here.
+                unsafe { entry::retire_descriptor(mine) };
+                if let Reserve::Full = failed {
+                    // Never grow the new table from inside a migration: the
+                    // entry goes to the home's overflow list.
+                    new.set_overflow(h, word);
+                }
+            }
+        }
+        return;
+    }
+    let descriptor = reclaim::alloc(Move::copy(entry.ptr(), h, core::ptr::null_mut()));
+    let mine = entry::move_word(descriptor, guard).with_tag(HOLE);
+    let node = overflow::private_node(mine);
+    // SAFETY: both still private to this thread.
+    unsafe {
+        (*descriptor)
+            .node
+            .store_private(Shared::from_owned(node, guard))
+    };
+    let list = new.overflow(h);
+    if !overflow::push(list, node, guard) {
+        // Sealed: `new` migrates, which it does only after every copy.
+        // SAFETY: neither was published.
+        unsafe {
+            reclaim::destroy(node);
+            reclaim::destroy(descriptor);
+        }
+        return;
+    }
+    if !decide(mine) {
+        overflow::withdraw(list, mine, guard);
+        // SAFETY: withdrawn from its node's slot, never decided: in no slot
+        // any more; retired once, here.
+        unsafe { entry::retire_descriptor(mine) };
+    }
+}
+
+/// Steps 3 and 4 of [`copy`]: `decided` (tag [`MOVE`], loaded from
+/// `source`) names the winning copier's descriptor.
+fn show_decided<'g, K: 'static, V: 'static>(
+    new: &'g Table<K, V>,
+    source: &'g Link<Entry<K, V>>,
+    decided: Shared<'g, Entry<K, V>>,
+    guard: &'g Guard,
+) {
+    // SAFETY: loaded from `source`, which held it: the descriptor is retired
+    // only by the thread that marks the source copied, after this load.
+    let copy = unsafe { descriptor(decided) };
+    debug_assert!(copy.is_copy());
+    // ORDERING: Acquire (both): published with the descriptor.
+    let entry = copy.entry.load(Ordering::Acquire, guard);
+    let node = copy.node.load(Ordering::Acquire, guard);
+    // ORDERING: Acquire, as in `copy`.
+    if source.load(Ordering::Acquire, guard) != decided {
+        return; // marked meanwhile: `node` may be gone, and nothing is left
+    }
+    // The source still named the descriptor after `node` was read, so the
+    // copy was not shown and marked then, and `node` was reachable.
+    let publication = decided.with_tag(HOLE);
+    if node.is_null() {
+        new.show_copy(copy.home(), publication, entry, guard);
+    } else {
+        // SAFETY: reachable at its load (above), loaded under `guard`.
+        let node = unsafe { node.deref() };
+        // ORDERING: AcqRel. Release publishes the entry untagged in the new
+        // table's list; Acquire pairs with the push.
+        node.slot.cas(
+            publication,
+            entry,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+            guard,
+        );
+    }
+    // ORDERING: AcqRel. Release: a thread that acquires the mark (and then
+    // the chunk's flag) sees the entry shown in `new`; Acquire pairs with
+    // the decision.
+    if source.cas(
+        decided,
+        decided.with_tag(COPIED),
+        Ordering::AcqRel,
+        Ordering::Relaxed,
+        guard,
+    ) {
+        // SAFETY: the descriptor left its last slot in a state anyone
+        // dereferences (its publication was shown, the source now holds a
+        // `COPIED` word, which is only compared); only this CAS's thread
+        // retires it.
+        unsafe { entry::retire_descriptor(decided) };
     }
 }

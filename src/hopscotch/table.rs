@@ -69,10 +69,10 @@
 //! update or removal can act on it while `M` holds either slot. A reader
 //! that scanned while a move committed sees the counter change and rescans.
 
-use super::entry::{
-    self, descriptor, Entry, Move, COPIED, DELETED, DEST, FROZEN, HOLE, LIVE, MOVE, PENDING,
-};
+use super::entry::{descriptor, Entry, DELETED, DEST, FROZEN, LIVE, MOVE, PENDING};
 use super::overflow::{self, Node};
+
+mod reserve;
 use crate::reclaim::{self, AllocFailed, Guard, Header, Link, Shared};
 use crate::sync::{self, AtomicU64, AtomicUsize, Ordering};
 use alloc::boxed::Box;
@@ -184,6 +184,10 @@ pub(crate) enum Reserve {
     /// No free slot within reach, or no displacement could bring one in.
     Full,
     Migrating,
+    /// The reservation stopped being this thread's: another thread showed
+    /// it. Only a wrap of the relocation counter can do that (see
+    /// `Table::withdraw`); the caller treats its entry as published.
+    Lost,
 }
 
 /// How one displacement ended.
@@ -193,6 +197,8 @@ enum Displace {
     /// No entry can move into the hole.
     Stuck,
     Migrating,
+    /// As [`Reserve::Lost`].
+    Lost,
 }
 
 impl<K, V> Table<K, V> {
@@ -445,12 +451,14 @@ impl<K: 'static, V: 'static> Table<K, V> {
                             sync::hint();
                             continue 'scan;
                         }
-                        // SAFETY: committed, hence not retired.
-                        let entry = unsafe { slot.deref() };
-                        if accept(entry) {
-                            Self::show(link, slot, guard);
-                            continue 'scan;
-                        }
+                        // Show it, whichever key it is (showing a committed
+                        // insert is always right), without dereferencing it:
+                        // so even a stale word that equals the present one
+                        // after a counter wrap cannot make this thread read
+                        // an uncommitted reservation, which its owner may
+                        // withdraw and free at any time.
+                        Self::show(link, slot, guard);
+                        continue 'scan;
                     }
                     DELETED => {
                         // SAFETY: a removed entry is retired only after its
@@ -468,6 +476,12 @@ impl<K: 'static, V: 'static> Table<K, V> {
                         // second checks the descriptor still holds the slot.
                         let entry = mv.entry.load(Ordering::Acquire, guard);
                         if link.load(Ordering::Acquire, guard) != slot {
+                            sync::hint();
+                            continue 'scan;
+                        }
+                        if mv.is_copy() {
+                            // A decided copy sits only in a frozen home: the
+                            // word moved on since it was read.
                             sync::hint();
                             continue 'scan;
                         }
@@ -516,84 +530,6 @@ impl<K: 'static, V: 'static> Table<K, V> {
             Ordering::Relaxed,
             guard,
         );
-    }
-
-    /// Reserves a free slot in home `h`'s neighbourhood for `hole` (an entry
-    /// word tagged [`PENDING`]), displacing entries to bring a farther free
-    /// slot within reach.
-    pub(crate) fn reserve<'g>(
-        &'g self,
-        h: usize,
-        hole: Shared<'g, Entry<K, V>>,
-        guard: &'g Guard,
-    ) -> Reserve {
-        debug_assert_eq!(hole.tag(), PENDING);
-        let mut reserved = None;
-        for i in 0..self.probe_limit() {
-            let index = (h + i) & self.mask;
-            let link = self.slot(index);
-            // ORDERING: Acquire: a free slot's last writer released it.
-            let slot = link.load(Ordering::Acquire, guard);
-            match slot.tag() {
-                FROZEN | COPIED => return Reserve::Migrating,
-                // ORDERING: AcqRel: Release publishes the entry to a helper
-                // that validates the commit and untags it; Acquire pairs with
-                // the release of the slot.
-                LIVE if slot.is_null()
-                    && link.cas(slot, hole, Ordering::AcqRel, Ordering::Relaxed, guard) =>
-                {
-                    reserved = Some(index);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let Some(mut index) = reserved else {
-            return Reserve::Full;
-        };
-        while self.dist(h, index) >= self.hood {
-            match self.displace(index, hole, guard) {
-                Displace::To(closer) => index = closer,
-                Displace::Stuck => {
-                    self.withdraw(index, hole, guard);
-                    return Reserve::Full;
-                }
-                Displace::Migrating => {
-                    self.withdraw(index, hole, guard);
-                    return Reserve::Migrating;
-                }
-            }
-        }
-        Reserve::At(index)
-    }
-
-    /// Takes back an uncommitted reservation (nobody else writes it).
-    pub(crate) fn withdraw(&self, index: usize, hole: Shared<'_, Entry<K, V>>, guard: &Guard) {
-        // ORDERING: Release: the next reserver of the slot acquires it.
-        let done = self.slot(index).cas(
-            hole,
-            Shared::null(),
-            Ordering::Release,
-            Ordering::Relaxed,
-            guard,
-        );
-        debug_assert!(done, "a reservation is written by its owner only");
-    }
-
-    /// Commits the reservation in slot `index` as a new key of home `h`: one
-    /// CAS of the home word from `word` (the word the key was found absent
-    /// in) to the same with the slot's bit set and the counter bumped.
-    pub(crate) fn commit(&self, h: usize, word: u64, index: usize) -> bool {
-        debug_assert!(self.dist(h, index) < self.hood);
-        debug_assert_eq!(word & (FROZEN_HOME | OVERFLOW), 0);
-        let new = (word | self.bit(h, index)).wrapping_add(STEP);
-        cas_word(&self.home(h).word, word, new)
-    }
-
-    /// After a successful [`commit`](Self::commit): shows the entry.
-    pub(crate) fn untag(&self, index: usize, hole: Shared<'_, Entry<K, V>>, guard: &Guard) {
-        // A helper may have shown it, or a migration frozen it: both fine.
-        Self::show(self.slot(index), hole, guard);
     }
 
     /// Puts home `h` in overflow mode (from `word`, the word its key was
@@ -648,210 +584,6 @@ impl<K: 'static, V: 'static> Table<K, V> {
                 unsafe { reclaim::retire(entry.ptr()) };
             }
             return;
-        }
-    }
-
-    /// Brings a farther free slot (`index`, holding `hole`) one step closer:
-    /// finds an entry before it that may move into it, and moves it.
-    fn displace<'g>(
-        &'g self,
-        index: usize,
-        hole: Shared<'g, Entry<K, V>>,
-        guard: &'g Guard,
-    ) -> Displace {
-        'candidates: loop {
-            // Farthest back first: the hole moves back the most.
-            for back in (1..self.hood).rev() {
-                let from = index.wrapping_sub(back) & self.mask;
-                // ORDERING: Acquire, as in `lookup`.
-                let slot = self.slot(from).load(Ordering::Acquire, guard);
-                match slot.tag() {
-                    LIVE if !slot.is_null() => {}
-                    FROZEN | COPIED => return Displace::Migrating,
-                    _ => continue,
-                }
-                // SAFETY: a live entry in a slot is not retired.
-                let entry = unsafe { slot.deref() };
-                let owner = self.home_of(entry.hash());
-                if self.dist(owner, index) >= self.hood {
-                    continue; // the hole is outside its neighbourhood
-                }
-                if load_word(&self.home(owner).word) & FROZEN_HOME != 0 {
-                    return Displace::Migrating;
-                }
-                match self.move_entry(owner, from, index, slot, hole, guard) {
-                    Some(true) => return Displace::To(from),
-                    Some(false) => return Displace::Migrating,
-                    None => {
-                        // The candidate changed under us: look again.
-                        sync::hint();
-                        continue 'candidates;
-                    }
-                }
-            }
-            return Displace::Stuck;
-        }
-    }
-
-    /// Moves `entry` (live in `from`, home `owner`) into `to`, which holds
-    /// this thread's reservation `hole`. `Some(true)`: moved, and the
-    /// reservation is now in `from`. `Some(false)`: a migration froze the
-    /// home first; the reservation is back in `to`. `None`: `from` no longer
-    /// held `entry`; nothing changed.
-    fn move_entry<'g>(
-        &'g self,
-        owner: usize,
-        from: usize,
-        to: usize,
-        entry: Shared<'g, Entry<K, V>>,
-        hole: Shared<'g, Entry<K, V>>,
-        guard: &'g Guard,
-    ) -> Option<bool> {
-        let descriptor = reclaim::alloc(Move::new(entry.ptr(), hole.ptr(), owner, from, to));
-        let word = entry::move_word(descriptor, guard);
-        let (src, dst) = (self.slot(from), self.slot(to));
-        // Our reservation becomes the move's hole. Nobody else writes an
-        // uncommitted reservation, so this succeeds.
-        // ORDERING: Release: a helper that later acquires the hole through
-        // `dst` sees the descriptor's fields.
-        let held = dst.cas(
-            hole,
-            word.with_tag(HOLE),
-            Ordering::Release,
-            Ordering::Relaxed,
-            guard,
-        );
-        debug_assert!(held, "a reservation is written by its owner only");
-        if !held {
-            // SAFETY: the descriptor was never published.
-            unsafe { reclaim::destroy(descriptor) };
-            return None;
-        }
-        // ORDERING: AcqRel. Release publishes the descriptor to helpers that
-        // find it at the source; Acquire pairs with the CAS that put `entry`
-        // there.
-        if !src.cas(
-            entry,
-            word.with_tag(MOVE),
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-            guard,
-        ) {
-            // Not frozen: the descriptor was only ever in our hole, which no
-            // helper acts on. Take the hole back.
-            // ORDERING: Release, as in `withdraw`.
-            let back = dst.cas(
-                word.with_tag(HOLE),
-                hole,
-                Ordering::Release,
-                Ordering::Relaxed,
-                guard,
-            );
-            debug_assert!(back);
-            // SAFETY: the descriptor is in no slot any more and never will
-            // be (only this thread freezes with it); it came from
-            // `reclaim::alloc`, header first; retired once, here.
-            unsafe { reclaim::retire(descriptor) };
-            return None;
-        }
-        self.help_move(word.with_tag(MOVE), guard);
-        // ORDERING: Acquire pairs with the finishing CAS of `help_move`.
-        Some(src.load(Ordering::Acquire, guard) == hole)
-    }
-
-    /// Drives the move `word` names (tag [`MOVE`] or [`DEST`], loaded from a
-    /// slot that held it, or allocated by this thread) to its end: committed
-    /// and finished, or undone because a migration froze its home first.
-    pub(crate) fn help_move<'g>(&'g self, word: Shared<'g, Entry<K, V>>, guard: &'g Guard) {
-        // SAFETY: the caller's contract.
-        let mv = unsafe { descriptor(word) };
-        let (owner, from, to) = (mv.home(), mv.from(), mv.to());
-        let (src, dst) = (self.slot(from), self.slot(to));
-        let home = &self.home(owner).word;
-        let moving = word.with_tag(MOVE);
-        let filled = word.with_tag(DEST);
-        let hole_word = word.with_tag(HOLE);
-        // Only compared and written, never dereferenced here.
-        // ORDERING: Acquire (both): published with the descriptor.
-        let entry = mv.entry.load(Ordering::Acquire, guard).with_tag(LIVE);
-        let hole = mv.hole.load(Ordering::Acquire, guard).with_tag(PENDING);
-        let (from_bit, to_bit) = (self.bit(owner, from), self.bit(owner, to));
-        loop {
-            // ORDERING: Acquire pairs with the CASes of the move's steps.
-            if src.load(Ordering::Acquire, guard) != moving {
-                break;
-            }
-            let w = load_word(home);
-            // ORDERING: Acquire, as above.
-            if src.load(Ordering::Acquire, guard) != moving {
-                break;
-            }
-            // The source still held the descriptor after `w` was read, so
-            // the move was not finished then, and `w` tells its state.
-            if w & from_bit == 0 {
-                // Committed: the source's bit moved. Finish the source: the
-                // displacing insert's reservation takes its place.
-                // ORDERING: AcqRel. Release: a reader that sees the source
-                // changed and then reads the home word sees the commit.
-                src.cas(moving, hole, Ordering::AcqRel, Ordering::Relaxed, guard);
-                break;
-            }
-            if w & FROZEN_HOME != 0 {
-                // A migration froze the home before the commit: it never
-                // will commit. Undo: destination first, then the source.
-                loop {
-                    // ORDERING: Acquire, as above.
-                    let d = dst.load(Ordering::Acquire, guard);
-                    if d != hole_word && d != filled {
-                        break;
-                    }
-                    // ORDERING: AcqRel, as the restore of the source below.
-                    if dst.cas(d, hole, Ordering::AcqRel, Ordering::Relaxed, guard) {
-                        break;
-                    }
-                    sync::hint();
-                }
-                // ORDERING: AcqRel: Release republishes the entry in its
-                // source slot to readers; Acquire pairs with the freeze.
-                if src.cas(moving, entry, Ordering::AcqRel, Ordering::Relaxed, guard) {
-                    // SAFETY: the destination was restored before, so this
-                    // CAS took the descriptor out of its last slot; only
-                    // this CAS's thread retires it.
-                    unsafe { entry::retire_descriptor(word) };
-                }
-                return;
-            }
-            // Uncommitted and not frozen: fill the destination, then commit.
-            // ORDERING: Acquire, as above.
-            let d = dst.load(Ordering::Acquire, guard);
-            if d == hole_word {
-                // ORDERING: AcqRel: Release publishes the filled destination
-                // before the commit that makes its bit visible.
-                if dst.cas(
-                    hole_word,
-                    filled,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                    guard,
-                ) {
-                    continue;
-                }
-            } else if d == filled {
-                // A displacement: bit `from` → bit `to`, counter + 1.
-                if cas_word(home, w, ((w & !from_bit) | to_bit).wrapping_add(STEP)) {
-                    continue;
-                }
-            }
-            sync::hint();
-        }
-        // The source is finished (committed) or restored (undone, in which
-        // case the destination was restored first and this CAS fails).
-        // ORDERING: AcqRel: Release publishes the entry untagged at its new
-        // place; Acquire pairs with the source's finishing CAS.
-        if dst.cas(filled, entry, Ordering::AcqRel, Ordering::Relaxed, guard) {
-            // SAFETY: the source was finished before, so this CAS took the
-            // descriptor out of its last slot; retired once, here.
-            unsafe { entry::retire_descriptor(word) };
         }
     }
 
