@@ -5,19 +5,25 @@
 //! It models what kovan *guarantees*, no more. Every stronger promise a
 //! model makes hides exactly the bugs that rely on it, so each rule below
 //! names the kovan code it stands for (`guard.rs` and `slot.rs` of kovan
-//! 0.2.0), and where it departs from kovan it departs towards fewer
-//! guarantees, except where this page says otherwise.
+//! 0.2.0), and where it departs from kovan this page says which way.
 //!
 //! # State
 //!
-//! * A global **epoch** (kovan's `EPOCH`, starting at 1).
+//! * kovan's global `EPOCH`, starting at 1, as an atomic *of the model
+//!   checker* (loom's or shuttle's), read and advanced with kovan's
+//!   orderings: a pin or a load may read a stale epoch exactly when kovan's
+//!   may, and loom sees the races on it.
 //! * Per thread a **slot**: the epoch it published (0: none), the epoch of
 //!   its last transition (`drained_epoch`), its cached birth epoch
-//!   (`cached_birth_epoch`), its pin count, the retired nodes inserted into
-//!   its slot list (**held**), and the ticks of its virtual fences.
-//! * Per node: its **birth** epoch, its retire tick and the slots that hold
-//!   it.
-//! * Per [`Link`], under loom: a log of its stores (word, tick, thread).
+//!   (`cached_birth_epoch`), its pin count, its batch of retired nodes not
+//!   yet scanned, the retired nodes inserted into its slot list (**held**),
+//!   the ticks of its virtual fences, and the nodes it dereferenced in its
+//!   current critical section.
+//! * Per node: its **birth** epoch, whether and when it was retired and
+//!   scanned, and the slots that hold it.
+//! * Per [`Link`], under loom: a log of its stores (tick, thread); the
+//!   atomic carries the store's index above the 48 bits of the word, so a
+//!   load knows which store loom gave it, also when a word is stored again.
 //!
 //! A *tick* is the model's clock: it advances at every event, so it orders
 //! all events in the order loom or shuttle ran them.
@@ -26,22 +32,26 @@
 //!
 //! | event | kovan | the model |
 //! | --- | --- | --- |
-//! | allocation | `RetiredNode::new` stamps `cached_birth_epoch` | birth = the thread's cached birth epoch |
-//! | outermost `pin` | transitions iff the epoch moved since `drained_epoch`: traverse the slot list, publish the epoch, `fence(SeqCst)` | the same: the held nodes are released (freed when no other slot holds them), the epoch is published and becomes the cached birth, a virtual fence is recorded |
-//! | protected load | fast path: load, no fence, if the epoch equals the published one; else publish, `fence(SeqCst)`, reload, until stable | the same |
-//! | `retire` | batches; every 64th runs `try_retire` (a `fence(SeqCst)`, then the node joins every slot whose epoch is at least the batch's minimum birth); every 128th advances the epoch and sets the thread's cached birth to the new epoch **without** republishing its slot | each retire is its own batch and scanned at once (the least protection a batch can get); the epoch advances at every retire or never, as the harness chooses (see [`Epochs`]) |
-//! | `flush` | submits, advances the epoch, and with no guard live drains the slot and publishes 0 | the same |
+//! | allocation | `RetiredNode::new` stamps `cached_birth_epoch` (seeded from `EPOCH` on first use) | the same |
+//! | outermost `pin` | reads `EPOCH` (Acquire); transitions iff it differs from `drained_epoch`: traverse the slot list, publish the epoch read, `fence(SeqCst)` | the same: the held nodes are released (freed when no other slot holds them), the epoch read is published and becomes the cached birth, a virtual fence is recorded |
+//! | protected load | load, then `EPOCH` (Acquire); fast path (no fence) if at most the published epoch; else publish, `fence(SeqCst)`, reload, until the epoch holds still | the same; a `Relaxed` load therefore has no happens-before to the epoch a node was born at, and may return an unprotected node, as in kovan |
+//! | `retire` | joins the batch; every 64th runs `try_retire` (a `fence(SeqCst)`, then each node joins every slot whose epoch is at least the batch's minimum birth); every 128th also advances `EPOCH` and sets the cached birth to the new epoch **without** republishing the slot | which retires are 64th and 128th is the run's choice (see [`Epochs`]): either every retire is a 128th (fence, scan, advance), or none is a 64th (the node waits in the batch); a scan compares each node's own birth (the least protection a batch can get) |
+//! | `flush` | returns at once on a thread with no ID and nothing to submit; else scans the batch (fenced) if it holds any, advances the epoch, and with no guard live drains the slot and publishes 0 | the same |
 //! | guard drop | nothing (the slot keeps its epoch and its list) | the same |
+//! | thread exit | submits the batch, releases the slot | at the end of the run (`model_quiesce`) |
 //!
 //! A node is **freed** (its payload dropped; its memory kept until the run
-//! ends, so an address is never reused within a run) when it is retired and
+//! ends, so an address is never reused within a run) when it was scanned and
 //! no slot holds it. A dereference through [`Shared::deref`] fails the model
-//! unless the node is unretired, or retired and held by the *dereferencing
-//! thread's* slot. That is kovan's protection exactly: nothing else keeps a
-//! retired node allocated for that thread. In particular a node its own
-//! thread allocated and published is *not* protected by that thread's guard
-//! when the thread's cached birth epoch ran above its published epoch (after
-//! its own epoch advance): the use-after-free of issue 7 lived there.
+//! unless the node is unretired, retired but not yet scanned (it still sits
+//! in its retirer's batch), or held by the *dereferencing thread's* slot;
+//! and freeing a node that a thread dereferenced in a critical section still
+//! open fails the model too (the references from that dereference would
+//! dangle). That is kovan's protection: nothing else keeps a retired node
+//! allocated for that thread. In particular a node its own thread allocated
+//! and published is *not* protected by that thread's guard when the thread's
+//! cached birth epoch ran above its published epoch (after its own epoch
+//! advance): the use-after-free of issue 7 lived there.
 //!
 //! # Load values: the store-buffering pairing, without happens-before
 //!
@@ -53,8 +63,8 @@
 //! causality, which would hide too-weak orderings in the maps). Instead:
 //!
 //! * every event kovan fences at (a transition, a cold-path publication, a
-//!   retire's scan, a flush) records a *virtual fence* of its thread;
-//! * every protected load under loom checks the value loom gave it against
+//!   scan) records a *virtual fence* of its thread;
+//! * every protected load under loom checks the store loom gave it against
 //!   the link's store log: reading store `s` is impossible if a later store
 //!   `s'` of the same link was made by a thread that then made a virtual
 //!   fence before the loading thread's latest virtual fence (`s'` sb `F1`,
@@ -64,24 +74,29 @@
 //!   never returns a store seen before a yield when a newer one exists), so
 //!   the rest of the run is a possible execution and raises no false alarm.
 //!
-//! Approximations, all towards *allowing* more executions than kovan: only
-//! the storing thread's own later fences count (C11 also counts a fence of a
-//! third thread that the store happens before); the pairing is applied to
-//! [`Link`] loads only (kovan's fences constrain every atomic; the maps must
-//! not rely on that, and the model does not grant it). Under shuttle every
-//! load reads the latest store, so no log is kept.
+//! # Where the model departs from kovan
 //!
-//! Where the model is *stronger* than kovan (so a bug relying on the
-//! difference would be missed): each retire is scanned at once, which
-//! protects nothing kovan would not (a later scan sees more publications),
-//! and a thread's held nodes stay held until its next transition even after
-//! the thread ends (kovan releases them at thread exit): neither lets a
-//! thread dereference a node its own slot does not hold. The epoch advances
-//! at every retire or at none (under loom; shuttle chooses per retire): a
-//! run in which only some retires advance it is explored only under shuttle.
+//! Towards *allowing* more than kovan (which could only cost false alarms;
+//! the suites raise none on the shipped code): only the storing thread's own
+//! later fences count (C11 also counts a fence of a third thread that the
+//! store happens before); the pairing is applied to [`Link`] loads only
+//! (kovan's fences constrain every atomic; the maps must not rely on that);
+//! a scan reads each slot's latest publication in the run's order (the
+//! pairing guarantees a scan after a publication sees it; before, kovan's
+//! scan may or may not).
+//!
+//! Towards *forbidding* more than kovan (so a bug relying on the difference
+//! would be missed): under loom, every retire is a 128th or none is a 64th,
+//! never some (shuttle chooses per retire); a slot's publications and the
+//! per-node registry are plain memory, so loom's partial-order reduction
+//! sees their races only through the epoch atomic and the links around
+//! them; and a thread's held nodes stay held until the run ends even after
+//! the thread ends (kovan releases them at exit), which only delays payload
+//! drops. Under shuttle every load reads the latest store, so no log is
+//! kept.
 
 use super::{AllocFailed, TAG_BITS};
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
@@ -102,19 +117,21 @@ fn current_thread() -> ThreadKey {
     return shuttle::thread::current().id();
 }
 
-/// When the model's global epoch advances (kovan: every 128th retire of a
-/// thread, and every `flush`).
+/// Which retires are kovan's 64th and 128th (the ones that scan, fence and
+/// advance the epoch): a choice of the run, not of the code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Epochs {
-    /// At every retire, as if each were its thread's 128th, and at every
-    /// `flush`. Births run ahead of publications: the use-after-free side.
+    /// Every retire is its thread's 128th: it fences, is scanned at once and
+    /// advances the epoch. Births run ahead of publications: the
+    /// use-after-free side.
     AdvanceAtEveryRetire,
-    /// Only at `flush`. Loads keep kovan's fast path (no fence), so they may
-    /// read older stores: the stale-read side. Nothing is freed before a
-    /// thread's next transition.
+    /// No retire is a 64th: retires only join their thread's batch, which a
+    /// `flush` (or the end of the run) scans; the epoch advances only at
+    /// `flush`. Loads stay on the fence-free fast path and may read older
+    /// stores: the stale-read side.
     OnlyAtFlush,
-    /// At each retire with probability 1/2 (shuttle only: its random source
-    /// is part of the schedule, so a failure replays).
+    /// Each retire is a 128th with probability 1/2 (shuttle only: its random
+    /// source is part of the schedule, so a failure replays).
     Random,
 }
 
@@ -122,8 +139,12 @@ pub enum Epochs {
 struct Meta {
     /// kovan: `birth_epoch`, the allocator's cached birth epoch.
     birth: u64,
-    /// Tick of its retirement (its scan).
+    /// Tick of its retirement.
     retired: Option<u64>,
+    /// Its batch was scanned (kovan's `try_retire`): from then on only the
+    /// slots in `holders` keep it allocated. Before, it waits in its
+    /// retirer's batch and nothing frees it.
+    scanned: bool,
     /// The slots whose lists hold it (kovan: the batch's reference count).
     holders: BTreeSet<usize>,
     /// Payload dropped; memory kept so the address is never reused.
@@ -144,13 +165,23 @@ struct Slot {
     cached_birth: u64,
     /// Retired nodes in this slot's list.
     held: BTreeSet<usize>,
+    /// This thread's retired nodes not yet scanned (kovan: its batch).
+    batch: Vec<usize>,
     /// Ticks of this thread's virtual fences, ascending.
     fences: Vec<u64>,
+    /// Nodes dereferenced in the current critical section: freeing one while
+    /// the section lives is a use after free of a reference still held.
+    derefs: BTreeSet<usize>,
+    /// Whether the thread ever pinned (kovan: it has a thread ID).
+    has_id: bool,
 }
 
 struct Registry {
     clock: u64,
-    epoch: u64,
+    /// kovan's `EPOCH`, an atomic of the model checker, so that a load of it
+    /// may be stale exactly as loom or shuttle allow, and its races are
+    /// visible to loom. Leaked: it belongs to one execution.
+    epoch: Option<&'static AtomicU64>,
     epochs: Epochs,
     nodes: BTreeMap<usize, Meta>,
     /// Slots by a dense index (so node holders are ordered and cheap).
@@ -164,7 +195,7 @@ impl Default for Registry {
     fn default() -> Self {
         Self {
             clock: 0,
-            epoch: 1,
+            epoch: None,
             epochs: Epochs::AdvanceAtEveryRetire,
             nodes: BTreeMap::new(),
             slots: Vec::new(),
@@ -173,6 +204,9 @@ impl Default for Registry {
         }
     }
 }
+
+/// A freed node's address and the function that drops its payload.
+type Drop1 = (usize, unsafe fn(*mut u8));
 
 impl Registry {
     fn tick(&mut self) -> u64 {
@@ -194,19 +228,40 @@ impl Registry {
         self.slots[slot].fences.push(now);
     }
 
-    /// kovan: the cached birth epoch, seeded from the global epoch.
-    fn birth_epoch(&mut self, slot: usize) -> u64 {
-        if self.slots[slot].cached_birth == 0 {
-            self.slots[slot].cached_birth = self.epoch;
+    /// kovan's `try_retire` of `batch`: a fence, then every node joins the
+    /// list of every slot whose published epoch is at least its birth. (kovan
+    /// compares with the batch's minimum birth, which protects more; a
+    /// per-node comparison is the least a batch can get.) Answers the nodes
+    /// no slot took, to free.
+    fn scan(&mut self, slot: usize, batch: Vec<usize>) -> Vec<usize> {
+        if batch.is_empty() {
+            return Vec::new();
         }
-        self.slots[slot].cached_birth
-    }
-
-    /// kovan's `increment_era`: the epoch advances and this thread's next
-    /// allocations are born at the new epoch; its published epoch stays.
-    fn advance(&mut self, slot: usize) {
-        self.epoch += 1;
-        self.slots[slot].cached_birth = self.epoch;
+        self.fence(slot);
+        let mut free = Vec::new();
+        for addr in batch {
+            let birth = self.nodes[&addr].birth;
+            let holders: BTreeSet<usize> = (0..self.slots.len())
+                .filter(|&s| {
+                    let published = self.slots[s].published;
+                    published != 0 && published >= birth
+                })
+                .collect();
+            for &s in &holders {
+                self.slots[s].held.insert(addr);
+            }
+            let meta = self
+                .nodes
+                .get_mut(&addr)
+                .expect("model: scanned node unknown");
+            meta.scanned = true;
+            if holders.is_empty() {
+                free.push(addr);
+            } else {
+                meta.holders = holders;
+            }
+        }
+        free
     }
 
     /// Releases every node `slot` holds; answers those nobody holds now.
@@ -223,21 +278,25 @@ impl Registry {
         free
     }
 
-    /// kovan's `do_update` at an outermost pin: traverse, publish, fence.
-    fn transition(&mut self, slot: usize) -> Vec<usize> {
-        let free = self.release(slot);
-        let epoch = self.epoch;
-        let s = &mut self.slots[slot];
-        s.published = epoch;
-        s.drained = epoch;
-        s.cached_birth = epoch;
-        self.fence(slot);
-        free
-    }
-
     /// Marks freed and answers the drop functions to run (outside the
-    /// registry's borrow: a payload's drop may reach the reclaimer).
+    /// registry's borrow: a payload's drop may reach the reclaimer). Fails
+    /// the model if a thread that dereferenced one of them is still in the
+    /// critical section in which it did: its references would dangle.
     fn take_for_freeing(&mut self, addrs: Vec<usize>) -> Vec<Drop1> {
+        for &addr in &addrs {
+            if let Some(s) = (0..self.slots.len())
+                .find(|&s| self.slots[s].pin_count > 0 && self.slots[s].derefs.contains(&addr))
+            {
+                let meta = &self.nodes[&addr];
+                panic!(
+                    "model reclaimer: use after reclamation: node {addr:#x} (born at epoch {}) \
+                     is freed while slot {s}, which dereferenced it in its current critical \
+                     section (published epoch {}), still holds its guard: its references would \
+                     dangle (kovan does not protect the node for that thread)",
+                    meta.birth, self.slots[s].published
+                );
+            }
+        }
         addrs
             .into_iter()
             .map(|addr| {
@@ -252,49 +311,26 @@ impl Registry {
             .collect()
     }
 
-    /// Whether loading `word` from a link with this store log is impossible
-    /// for the thread of `slot` under kovan's store-buffering pairing.
+    /// Whether reading the store at `index` of a link's log is impossible
+    /// for the thread of `slot` under kovan's store-buffering pairing: a
+    /// later store of the link was followed, in its writer, by a virtual
+    /// fence that precedes this thread's latest one.
     #[cfg(kovan_map_loom)]
-    fn impossible_read(&self, log: &[Store], word: usize, slot: usize) -> bool {
+    fn impossible_read(&self, log: &[Store], index: usize, slot: usize) -> bool {
         let Some(&my_fence) = self.slots[slot].fences.last() else {
             return false;
         };
-        let stale = |i: usize| {
-            log[i + 1..].iter().any(|later| {
-                let Some(writer) = later.slot else {
-                    return false;
-                };
-                let fences = &self.slots[writer].fences;
-                // The writer's first fence after its store.
-                let k = fences.partition_point(|&f| f <= later.tick);
-                fences.get(k).is_some_and(|&f| f < my_fence)
-            })
-        };
-        let mut matched = false;
-        for (i, store) in log.iter().enumerate() {
-            if store.word == word {
-                matched = true;
-                if !stale(i) {
-                    return false;
-                }
-            }
-        }
-        // A word no store wrote cannot come from this link; say so loudly.
-        assert!(
-            matched,
-            "model: a link returned {word:#x}, which no store of it wrote"
-        );
-        true
+        log[index + 1..].iter().any(|later| {
+            let Some(writer) = later.slot else {
+                return false;
+            };
+            let fences = &self.slots[writer].fences;
+            // The writer's first fence after its store.
+            let k = fences.partition_point(|&f| f <= later.tick);
+            fences.get(k).is_some_and(|&f| f < my_fence)
+        })
     }
-}
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.free_memory();
-    }
-}
-
-impl Registry {
     /// Returns the memory of freed nodes to the allocator. Unfreed nodes are
     /// left alone: their drop may belong to an earlier loom execution.
     fn free_memory(&mut self) {
@@ -309,6 +345,12 @@ impl Registry {
     }
 }
 
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.free_memory();
+    }
+}
+
 std::thread_local! {
     // loom and shuttle run every model thread on one OS thread, one at a
     // time, so this registry is the whole model's, and touching it adds no
@@ -316,8 +358,37 @@ std::thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
 }
 
+/// Runs `f` on the registry. Never call the model checker's atomics inside
+/// `f`: they may switch threads, and the next thread would find the
+/// registry borrowed.
 fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
     REGISTRY.with(|r| f(&mut r.borrow_mut()))
+}
+
+/// kovan's `EPOCH`.
+fn epoch_cell() -> &'static AtomicU64 {
+    with_registry(|registry| {
+        registry
+            .epoch
+            .expect("model: call model_reset at the start of every execution")
+    })
+}
+
+/// kovan's `slot::epoch()`: `EPOCH.load(Acquire)`.
+fn read_epoch() -> u64 {
+    // ORDERING: Acquire, as kovan's `slot::epoch`; pairs with the AcqRel
+    // `fetch_add` of `advance_epoch`.
+    epoch_cell().load(Ordering::Acquire)
+}
+
+/// kovan's `increment_era`: the epoch advances (`fetch_add`, AcqRel) and
+/// this thread's next allocations are born at the new epoch; its published
+/// epoch stays.
+fn advance(slot: usize) {
+    // ORDERING: AcqRel, as kovan's `advance_epoch`; pairs with the Acquire
+    // loads of `read_epoch`.
+    let new = epoch_cell().fetch_add(1, Ordering::AcqRel) + 1;
+    with_registry(|registry| registry.slots[slot].cached_birth = new);
 }
 
 /// Runs drop functions with the registry released.
@@ -329,29 +400,35 @@ fn run_drops(drops: Vec<Drop1>) {
     }
 }
 
-/// A freed node's address and the function that drops its payload.
-type Drop1 = (usize, unsafe fn(*mut u8));
-
 unsafe fn drop_as<T>(ptr: *mut u8) {
     // SAFETY: `ptr` is the node of type `T` registered with this function.
     unsafe { core::ptr::drop_in_place(ptr.cast::<T>()) }
 }
 
-/// Starts a model run: forgets every node, slot and store of earlier runs
-/// and sets when the epoch advances. The harness calls it at the start of
-/// every loom and shuttle-model execution.
+fn this_slot() -> usize {
+    let thread = current_thread();
+    with_registry(|registry| registry.slot_index(thread))
+}
+
+/// Starts a model run: forgets every node, slot and store of earlier runs,
+/// makes the epoch (1, as kovan's starts) and sets which retires advance
+/// it. The harness calls it at the start of every loom and shuttle-model
+/// execution, before any map exists.
 pub fn model_reset(epochs: Epochs) {
+    let epoch: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(1)));
     with_registry(|registry| {
         registry.free_memory();
         *registry = Registry::default();
         registry.epochs = epochs;
+        registry.epoch = Some(epoch);
     });
 }
 
-/// Ends a model run, as every thread's exit does in kovan: releases every
-/// slot, freeing what no slot holds. Call it once every model thread has
-/// joined and no guard is alive (loom's leak check runs after the run).
-/// Answers how many loads the run pruned as impossible.
+/// Ends a model run, as every thread's exit does in kovan: scans every
+/// batch and releases every slot, freeing what no slot holds. Call it once
+/// every model thread has joined and no guard is alive (loom's leak check
+/// runs after the run). Answers how many loads the run pruned as
+/// impossible.
 pub fn model_quiesce() -> u64 {
     let (drops, pruned) = with_registry(|registry| {
         let mut free = Vec::new();
@@ -360,6 +437,10 @@ pub fn model_quiesce() -> u64 {
                 registry.slots[slot].pin_count, 0,
                 "model: quiesce with a guard alive"
             );
+            let batch = core::mem::take(&mut registry.slots[slot].batch);
+            free.extend(registry.scan(slot, batch));
+        }
+        for slot in 0..registry.slots.len() {
             free.extend(registry.release(slot));
         }
         (registry.take_for_freeing(free), registry.pruned)
@@ -370,7 +451,7 @@ pub fn model_quiesce() -> u64 {
 
 /// A critical section of the model reclaimer. Like kovan's, it is `!Send`.
 pub struct Guard {
-    slot: usize,
+    pub(super) slot: usize,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -382,8 +463,15 @@ impl core::fmt::Debug for Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        // kovan's `unpin`: the slot keeps its epoch and its list.
-        with_registry(|registry| registry.slots[self.slot].pin_count -= 1);
+        // kovan's `unpin`: the slot keeps its epoch and its list. The
+        // references of the section end with its outermost guard.
+        with_registry(|registry| {
+            let s = &mut registry.slots[self.slot];
+            s.pin_count -= 1;
+            if s.pin_count == 0 {
+                s.derefs.clear();
+            }
+        });
     }
 }
 
@@ -403,59 +491,94 @@ impl Header {
     }
 }
 
-/// Enters a critical section (kovan's `pin`).
+/// Enters a critical section (kovan's `pin`): the outermost pin reads the
+/// epoch and transitions if it moved since the last transition.
 pub fn pin() -> Guard {
-    let thread = current_thread();
-    let (slot, drops) = with_registry(|registry| {
-        let slot = registry.slot_index(thread);
-        registry.slots[slot].pin_count += 1;
-        let mut free = Vec::new();
-        if registry.slots[slot].pin_count == 1 && registry.epoch != registry.slots[slot].drained {
-            free = registry.transition(slot);
-        }
-        (slot, registry.take_for_freeing(free))
+    let slot = this_slot();
+    let outermost = with_registry(|registry| {
+        let s = &mut registry.slots[slot];
+        s.pin_count += 1;
+        s.has_id = true;
+        s.pin_count == 1
     });
-    run_drops(drops);
+    if outermost {
+        let epoch = read_epoch();
+        let drops = with_registry(|registry| {
+            if epoch == registry.slots[slot].drained {
+                return Vec::new();
+            }
+            // kovan's `do_update`: traverse the list, publish, fence.
+            let free = registry.release(slot);
+            let s = &mut registry.slots[slot];
+            s.published = epoch;
+            s.drained = epoch;
+            s.cached_birth = epoch;
+            registry.fence(slot);
+            registry.take_for_freeing(free)
+        });
+        run_drops(drops);
+    }
     Guard {
         slot,
         _not_send: PhantomData,
     }
 }
 
-/// kovan's `flush`: submits, advances the epoch and, with no guard alive,
-/// drains the slot and publishes 0 (the thread holds nothing back).
+/// kovan's `flush`: submits the batch (a scan, fenced, if it holds any),
+/// advances the epoch and, with no guard alive, drains the slot and
+/// publishes 0 (the thread holds nothing back).
 pub fn flush() {
-    let thread = current_thread();
-    let drops = with_registry(|registry| {
-        let slot = registry.slot_index(thread);
-        let mut free = Vec::new();
+    let slot = this_slot();
+    let proceed = with_registry(|registry| {
+        let s = &registry.slots[slot];
+        // kovan returns at once on a thread with no ID and nothing to submit.
+        s.has_id || !s.batch.is_empty()
+    });
+    if !proceed {
+        return;
+    }
+    let (idle, drops) = with_registry(|registry| {
+        registry.slots[slot].has_id = true;
         let idle = registry.slots[slot].pin_count == 0;
+        let mut free = Vec::new();
         if idle {
             free = registry.release(slot);
         }
-        registry.fence(slot);
-        registry.advance(slot);
-        if idle {
+        let batch = core::mem::take(&mut registry.slots[slot].batch);
+        free.extend(registry.scan(slot, batch));
+        (idle, registry.take_for_freeing(free))
+    });
+    run_drops(drops);
+    advance(slot);
+    if idle {
+        let drops = with_registry(|registry| {
+            let free = registry.release(slot);
             let s = &mut registry.slots[slot];
             s.published = 0;
             s.drained = 0;
-        }
-        registry.take_for_freeing(free)
-    });
-    run_drops(drops);
+            registry.take_for_freeing(free)
+        });
+        run_drops(drops);
+    }
 }
 
 pub(crate) fn alloc<T>(value: T) -> *mut T {
-    let thread = current_thread();
+    let slot = this_slot();
+    let seed = with_registry(|registry| registry.slots[slot].cached_birth == 0);
+    // kovan seeds a thread's cached birth epoch from `EPOCH` on first use.
+    let seeded = if seed { read_epoch() } else { 0 };
     let ptr = Box::into_raw(Box::new(value));
     with_registry(|registry| {
-        let slot = registry.slot_index(thread);
-        let birth = registry.birth_epoch(slot);
+        if seed && registry.slots[slot].cached_birth == 0 {
+            registry.slots[slot].cached_birth = seeded;
+        }
+        let birth = registry.slots[slot].cached_birth;
         let old = registry.nodes.insert(
             ptr as usize,
             Meta {
                 birth,
                 retired: None,
+                scanned: false,
                 holders: BTreeSet::new(),
                 freed: false,
                 drop_fn: drop_as::<T>,
@@ -472,9 +595,10 @@ pub(crate) fn alloc<T>(value: T) -> *mut T {
 /// As in production: `ptr` came from [`alloc`], is unreachable, and is
 /// retired once.
 pub(crate) unsafe fn retire<T: 'static>(ptr: *mut T) {
-    let thread = current_thread();
+    let slot = this_slot();
     let addr = ptr as usize;
-    let advance = match with_registry(|registry| registry.epochs) {
+    let regime = with_registry(|registry| registry.epochs);
+    let scan_now = match regime {
         Epochs::AdvanceAtEveryRetire => true,
         Epochs::OnlyAtFlush => false,
         #[cfg(not(kovan_map_loom))]
@@ -483,44 +607,30 @@ pub(crate) unsafe fn retire<T: 'static>(ptr: *mut T) {
         Epochs::Random => panic!("model: Epochs::Random needs shuttle"),
     };
     let drops = with_registry(|registry| {
-        let slot = registry.slot_index(thread);
-        // kovan's `try_retire`: fence, then scan the slots.
-        registry.fence(slot);
-        let now = registry.clock;
-        let birth = {
-            let meta = registry
-                .nodes
-                .get(&addr)
-                .expect("model: retire of a node the reclaimer never allocated");
-            assert!(
-                meta.retired.is_none(),
-                "model: node {addr:#x} retired twice (two threads both believed their CAS unlinked it)"
-            );
-            meta.birth
-        };
-        let holders: BTreeSet<usize> = (0..registry.slots.len())
-            .filter(|&s| {
-                let published = registry.slots[s].published;
-                published != 0 && published >= birth
-            })
-            .collect();
-        for &s in &holders {
-            registry.slots[s].held.insert(addr);
-        }
-        let meta = registry.nodes.get_mut(&addr).expect("checked above");
+        let now = registry.tick();
+        let meta = registry
+            .nodes
+            .get_mut(&addr)
+            .expect("model: retire of a node the reclaimer never allocated");
+        assert!(
+            meta.retired.is_none(),
+            "model: node {addr:#x} retired twice (two threads both believed their CAS unlinked it)"
+        );
         meta.retired = Some(now);
-        let free = if holders.is_empty() {
-            alloc::vec![addr]
-        } else {
-            meta.holders = holders;
-            Vec::new()
-        };
-        if advance {
-            registry.advance(slot);
+        registry.slots[slot].batch.push(addr);
+        if !scan_now {
+            return Vec::new();
         }
+        // kovan's 64th retire: `try_retire` of the batch.
+        let batch = core::mem::take(&mut registry.slots[slot].batch);
+        let free = registry.scan(slot, batch);
         registry.take_for_freeing(free)
     });
     run_drops(drops);
+    if scan_now {
+        // And its 128th: `increment_era`.
+        advance(slot);
+    }
 }
 
 /// # Safety
@@ -554,10 +664,35 @@ pub(crate) unsafe fn take<T>(ptr: *mut T) -> T {
 /// One store into a link, for the load check.
 #[cfg(kovan_map_loom)]
 struct Store {
-    word: usize,
     tick: u64,
     /// The storing thread's slot; `None` for the link's initial value.
     slot: Option<usize>,
+}
+
+/// Under loom a link's atomic holds its word in the low bits and, above
+/// them, the index of the store in the link's log, so a load knows which
+/// store loom gave it (a word can be stored again: ABA).
+#[cfg(kovan_map_loom)]
+const WORD_BITS: u32 = 48;
+
+#[cfg(kovan_map_loom)]
+fn pack(index: usize, word: usize) -> usize {
+    assert!(word >> WORD_BITS == 0, "model: a link word above 2^48");
+    assert!(
+        index < 1 << (usize::BITS - WORD_BITS),
+        "model: too many stores to one link"
+    );
+    (index << WORD_BITS) | word
+}
+
+#[cfg(kovan_map_loom)]
+fn unpack(raw: usize) -> (usize, usize) {
+    (raw >> WORD_BITS, raw & ((1 << WORD_BITS) - 1))
+}
+
+#[cfg(not(kovan_map_loom))]
+fn unpack(raw: usize) -> (usize, usize) {
+    (0, raw)
 }
 
 /// An atomic tagged pointer to a node, on a loom (or shuttle) atomic.
@@ -583,11 +718,14 @@ impl<T> Link<T> {
     }
 
     pub(crate) fn new(ptr: *mut T) -> Self {
+        #[cfg(kovan_map_loom)]
+        let raw = pack(0, ptr as usize);
+        #[cfg(not(kovan_map_loom))]
+        let raw = ptr as usize;
         Self {
-            word: AtomicUsize::new(ptr as usize),
+            word: AtomicUsize::new(raw),
             #[cfg(kovan_map_loom)]
             log: core::cell::UnsafeCell::new(alloc::vec![Store {
-                word: ptr as usize,
                 tick: 0,
                 slot: None,
             }]),
@@ -595,66 +733,80 @@ impl<T> Link<T> {
         }
     }
 
+    /// Records a store that just took effect (loom switches threads only
+    /// at its atomics, so nothing ran between the store and this record).
     #[cfg(kovan_map_loom)]
-    fn record(&self, word: usize) {
-        let thread = current_thread();
-        let (tick, slot) = with_registry(|registry| (registry.tick(), registry.slot_index(thread)));
+    fn record(&self) {
+        let slot = this_slot();
+        let tick = with_registry(|registry| registry.tick());
         // SAFETY: one OS thread runs the model; no reference into the log
         // outlives a call of this type.
         unsafe { &mut *self.log.get() }.push(Store {
-            word,
             tick,
             slot: Some(slot),
         });
     }
 
-    #[cfg(not(kovan_map_loom))]
-    fn record(&self, _word: usize) {}
+    /// The index the next store of this link will have.
+    #[cfg(kovan_map_loom)]
+    fn next_index(&self) -> usize {
+        // SAFETY: as in `record`.
+        unsafe { &*self.log.get() }.len()
+    }
 
-    /// kovan's protected load: the fast path when the epoch is the one this
-    /// thread published, else publish, fence, load, until stable.
+    /// kovan's protected load (`protect_load`): load the word, then the
+    /// epoch; the fast path if the epoch is at most the published one, else
+    /// publish it, fence, reload, until the epoch holds still.
     pub(crate) fn load<'g>(&self, order: Ordering, guard: &'g Guard) -> Shared<'g, T> {
         let slot = guard.slot;
-        let publish_if_moved = || {
+        assert!(
+            with_registry(|registry| registry.slots[slot].pin_count > 0),
+            "model: load outside a guard"
+        );
+        let mut raw = self.load_possible(order, slot);
+        let mut epoch = read_epoch();
+        while epoch > with_registry(|registry| registry.slots[slot].published) {
+            // The cold path: publish (a SeqCst store), fence, reload.
             with_registry(|registry| {
-                assert!(
-                    registry.slots[slot].pin_count > 0,
-                    "model: load outside a guard"
-                );
-                if registry.slots[slot].published != registry.epoch {
-                    // kovan's cold path: publish (a SeqCst store), fence.
-                    registry.slots[slot].published = registry.epoch;
-                    registry.fence(slot);
-                }
-            })
-        };
-        publish_if_moved();
-        loop {
-            let word = self.word.load(order);
-            // The epoch may have moved while loom ran other threads before
-            // the load: kovan reads it after the load and goes round again.
-            let moved = with_registry(|registry| registry.slots[slot].published != registry.epoch);
-            if moved {
-                publish_if_moved();
-                continue;
+                registry.slots[slot].published = epoch;
+                registry.fence(slot);
+            });
+            raw = self.load_possible(order, slot);
+            let again = read_epoch();
+            if again == epoch {
+                break;
             }
+            epoch = again;
+        }
+        let loaded_at = with_registry(|registry| registry.tick());
+        Shared {
+            word: unpack(raw).1,
+            loaded_at,
+            _guard: PhantomData,
+        }
+    }
+
+    /// One load of the atomic whose value kovan's fences allow: a reading
+    /// they forbid is pruned from loom's exploration, and the load is made
+    /// again after a yield (loom then offers no store seen before it when a
+    /// newer one exists), so the run goes on as a possible execution.
+    fn load_possible(&self, order: Ordering, slot: usize) -> usize {
+        loop {
+            let raw = self.word.load(order);
             #[cfg(kovan_map_loom)]
             {
                 // SAFETY: as in `record`.
                 let log = unsafe { &*self.log.get() };
-                if with_registry(|registry| registry.impossible_read(log, word, slot)) {
+                let index = unpack(raw).0;
+                if with_registry(|registry| registry.impossible_read(log, index, slot)) {
                     with_registry(|registry| registry.pruned += 1);
                     loom::skip_branch();
                     loom::thread::yield_now();
                     continue;
                 }
             }
-            let loaded_at = with_registry(|registry| registry.tick());
-            return Shared {
-                word,
-                loaded_at,
-                _guard: PhantomData,
-            };
+            let _ = slot;
+            return raw;
         }
     }
 
@@ -666,19 +818,48 @@ impl<T> Link<T> {
         failure: Ordering,
         _guard: &Guard,
     ) -> bool {
-        let done = self
-            .word
-            .compare_exchange(current.word, new.word, success, failure)
-            .is_ok();
-        if done {
-            self.record(new.word);
+        #[cfg(kovan_map_loom)]
+        loop {
+            // A read-modify-write reads the latest store, the log's last, so
+            // the CAS of the word is a CAS of (that store's index, word). If
+            // another thread stored between this read of the log and the
+            // CAS (loom switches threads at the CAS), the index is stale: a
+            // word still equal means the real CAS would succeed now, so try
+            // again; this is the CAS taking effect a moment later.
+            let latest = self.next_index() - 1;
+            match self.word.compare_exchange(
+                pack(latest, current.word),
+                pack(latest + 1, new.word),
+                success,
+                failure,
+            ) {
+                Ok(_) => {
+                    self.record();
+                    return true;
+                }
+                Err(actual) if unpack(actual).1 == current.word => continue,
+                Err(_) => return false,
+            }
         }
-        done
+        #[cfg(not(kovan_map_loom))]
+        {
+            self.word
+                .compare_exchange(current.word, new.word, success, failure)
+                .is_ok()
+        }
     }
 
+    /// Stores into a link no other thread can see yet (a node being built),
+    /// so no other store can come between the index read and the store.
     pub(crate) fn store_private(&self, new: Shared<'_, T>) {
+        #[cfg(kovan_map_loom)]
+        {
+            self.word
+                .store(pack(self.next_index(), new.word), Ordering::Relaxed);
+            self.record();
+        }
+        #[cfg(not(kovan_map_loom))]
         self.word.store(new.word, Ordering::Relaxed);
-        self.record(new.word);
     }
 }
 
@@ -708,8 +889,8 @@ impl<'g, T> Shared<'g, T> {
 
     /// A node this thread allocated, to be offered to a CAS. Dereferencing
     /// it after the CAS that publishes it is checked like any other
-    /// dereference: it fails once another thread retired it, unless this
-    /// thread's slot holds it.
+    /// dereference: it fails once another thread's retirement is scanned,
+    /// unless this thread's slot holds it.
     pub(crate) fn from_owned(ptr: *mut T, _guard: &'g Guard) -> Self {
         Self {
             word: ptr as usize,
@@ -741,23 +922,27 @@ impl<'g, T> Shared<'g, T> {
     /// # Safety
     ///
     /// As in production. The model checks it: the node must be unretired,
-    /// or held by this thread's slot.
+    /// retired but not yet scanned (still in its retirer's batch), or held
+    /// by this thread's slot; and it stays checked while the critical
+    /// section lives (freeing it meanwhile fails the model).
     pub(crate) unsafe fn deref(self) -> &'g T {
         let addr = self.ptr() as usize;
         assert!(addr != 0, "model: dereference of a null link");
-        let thread = current_thread();
+        let slot = this_slot();
         let verdict = with_registry(|registry| {
-            let slot = registry.slot_index(thread);
             let Some(meta) = registry.nodes.get(&addr) else {
                 return Err(format!(
                     "model reclaimer: node {addr:#x} was dereferenced after the map destroyed \
                      it outright (a node freed while still reachable)"
                 ));
             };
-            let Some(retired) = meta.retired else {
-                return Ok(());
+            let protected = match meta.retired {
+                None => true,
+                Some(_) if !meta.scanned => true,
+                Some(_) => meta.holders.contains(&slot) && !meta.freed,
             };
-            if meta.holders.contains(&slot) && !meta.freed {
+            if protected {
+                registry.slots[slot].derefs.insert(addr);
                 return Ok(());
             }
             let s = &registry.slots[slot];
@@ -770,10 +955,11 @@ impl<'g, T> Shared<'g, T> {
             };
             Err(format!(
                 "model reclaimer: use after reclamation: node {addr:#x} (born at epoch {}, \
-                 retired at tick {retired}, {}) was dereferenced through {how} by a thread whose \
-                 slot does not hold it (published epoch {}, cached birth epoch {}, now epoch {}, \
-                 tick {}): kovan may free it under this guard",
+                 retired at tick {:?}, {}) was dereferenced through {how} by a thread whose \
+                 slot does not hold it (published epoch {}, cached birth epoch {}, tick {}): \
+                 kovan may free it under this guard",
                 meta.birth,
+                meta.retired,
                 if meta.freed {
                     "already freed".to_string()
                 } else {
@@ -781,14 +967,14 @@ impl<'g, T> Shared<'g, T> {
                 },
                 s.published,
                 s.cached_birth,
-                registry.epoch,
                 registry.clock,
             ))
         });
         if let Err(message) = verdict {
             panic!("{message}");
         }
-        // SAFETY: checked above: unretired, or held by this thread's slot.
+        // SAFETY: checked above: unretired, unscanned, or held by this
+        // thread's slot.
         unsafe { &*self.ptr() }
     }
 }
