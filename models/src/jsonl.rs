@@ -953,7 +953,7 @@ fn validate_for_file(ops: &[Operation], scans: &[Scan]) -> Result<(), WriteError
         idx.sort_by_key(|&(call, _, _)| call);
         for w in idx.windows(2) {
             let ((_, a_ret, a), (b_call, _, b)) = (w[0], w[1]);
-            if !a_ret.is_some_and(|r| r < b_call) {
+            if a_ret.is_none_or(|r| r >= b_call) {
                 return Err(WriteError::Overlap(a, b));
             }
         }

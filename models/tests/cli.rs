@@ -1,5 +1,5 @@
 //! The `lincheck` command line: each exit status, and each rule of
-//! shared/history-format.md about malformed input (`FILE:LINE: reason` on
+//! docs/history-format.md about malformed input (`FILE:LINE: reason` on
 //! standard error, exit 2, never a panic).
 
 use std::path::PathBuf;
