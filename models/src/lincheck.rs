@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use crate::history::{Operation, Outcome, Recording};
 use crate::spec::{Key, Value};
 
+mod memo;
 mod minimize;
 mod render;
 mod search;
