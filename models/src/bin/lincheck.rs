@@ -26,7 +26,9 @@ promises (len exact when no write is in flight, never negative; iter yields
 every key present throughout exactly once, never a key twice).
 
   --svg OUT.svg       if not linearizable, also draw the counterexample as SVG
-  --timeout SECONDS   give up (exit 3) after this long; decimals allowed
+  --timeout SECONDS   the whole run (reading, checking, shrinking) ends within this
+                      long; a search cut short exits 3, a shrinking cut short shows
+                      the smallest failing sub-history found; decimals allowed
   --max-memory MIB    give up on a key whose search memo would pass this (default 1024)
   --stats             print operations, keys, largest key, states, peak memory
 
