@@ -64,6 +64,10 @@ impl BuildHasher for OneHash {
 pub fn loom_model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(bound);
+    // loom's default (1,000 branches an execution) is too few for a
+    // migration under the model reclaimer, whose every pin and protected
+    // load reads the epoch atomic too. A real spin would still exceed this.
+    builder.max_branches = 20_000;
     builder.check(f);
 }
 
