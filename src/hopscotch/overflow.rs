@@ -343,7 +343,7 @@ pub(crate) fn kill<'g, K: 'static, V: 'static>(
     let _ = scan(head, guard, |_| false);
 }
 
-/// A reader's pass, writing no shared memory: calls `visit` on every live
+/// A reader's pass, writing none of the map's memory: calls `visit` on every live
 /// node in list order until it breaks. If the pass must restart (a writer
 /// changed a link it relied on), `restart` is called first.
 ///

@@ -331,7 +331,7 @@ fn cas_word(home: &AtomicU64, current: u64, new: u64) -> bool {
 }
 
 impl<K: 'static, V: 'static> Table<K, V> {
-    /// A reader's lookup, writing no shared memory.
+    /// A reader's lookup, writing none of the map's memory.
     ///
     /// Scans the hop bits of the home word, then the overflow list if the
     /// home is in overflow mode, and answers absent only if the word is the
