@@ -27,6 +27,12 @@ hash_map     READ_OWN_AFTER_PUBLISH          safety   uaf
 hash_map     PUSH_NO_RESCAN                  safety   lin
 hash_map     RETIRE_AT_TAG                   safety   inv
 hash_map     READER_RESTARTS_AT_DEAD         progress cycle
+displacement -                               safety   -
+displacement -                               progress -
+displacement SKIP_COUNTER_RECHECK            safety   lin
+displacement NONATOMIC_HOP_BITS              safety   inv
+displacement SKIP_DESCRIPTOR_RECHECK         safety   uaf
+displacement DEREF_OWN_DESCRIPTOR            safety   uaf
 '
 
 # The kind of the first violation in a pan log (see the RUNS comment).
@@ -37,6 +43,7 @@ kind_of() {
     *non-progress*|*acceptance*) echo cycle ;;
     *"invalid end state"*) echo deadlock ;;
     *"prot["*) echo uaf ;;
+    *ca_*) echo inv ;;
     *amap*|*"seen["*) echo lin ;;
     *"assertion violated"*) echo inv ;;
     *) echo none ;;
@@ -87,10 +94,10 @@ while read -r model mutant check expect; do
   [ "$mutant" != - ] && { defs=(-DMUTANT_"$mutant"); opt=-O0; }
   start=$(now_ms)
   if [ "$check" = progress ]; then
-    cflags=(-DNP)
+    cflags=(-DNP -DCOLLAPSE)
     pflags=(-l -m1000000)
   else
-    cflags=(-DSAFETY)
+    cflags=(-DSAFETY -DCOLLAPSE)
     pflags=(-m1000000)
   fi
   (
