@@ -5,6 +5,7 @@
 #   bash scripts/mutants.sh --rev HEAD      # on a commit instead (git archive)
 #   bash scripts/mutants.sh hm-walk-next-relaxed ...   # only these mutants
 #   bash scripts/mutants.sh --check         # only check that every mutant applies
+#   bash scripts/mutants.sh --no-doc        # do not rewrite docs/mutants.md
 #
 # Each mutant (models/mutants/NAME.mutant, format in models/mutants/README.md)
 # is a find/replace of exact text in one or more files, plus the tests
@@ -23,8 +24,8 @@
 #
 # Before any mutant, every named test runs once on the unmutated tree and
 # must pass (else a catch would prove nothing): BASELINE failures stop the
-# script. At the end it prints the table and, for a full run, writes it to
-# docs/mutants.md. Exit status: 0 iff every mutant was caught; 1 if some
+# script. At the end it prints the table and, for a full run without
+# --no-doc, writes it to docs/mutants.md. Exit status: 0 iff every mutant was caught; 1 if some
 # survived or broke; 2 on a stale mutant or a baseline failure.
 #
 # Needs bash, git, tar, timeout and python3 (the table logic is Python).
@@ -320,13 +321,15 @@ def table(rows):
 
 
 def main(argv):
-    rev, check_only, names = None, False, []
+    rev, check_only, write, names = None, False, True, []
     args = iter(argv)
     for a in args:
         if a == "--rev":
             rev = next(args, None) or die(2, "--rev needs a revision")
         elif a == "--check":
             check_only = True
+        elif a == "--no-doc":
+            write = False
         elif a.startswith("-"):
             die(2, f"unknown option {a}")
         else:
@@ -356,7 +359,7 @@ def main(argv):
     text = table(rows)
     print("\n" + text + f"\n\n{len(rows)} mutants, total {total:.0f} s")
     caught = sum(1 for _, r in rows if r[0] == "CAUGHT")
-    if not names:
+    if write and not names:
         write_doc(text, len(rows), caught, total, rev)
     if caught != len(rows):
         print(f"mutants: {len(rows) - caught} of {len(rows)} not caught (logs in "
@@ -370,7 +373,8 @@ def write_doc(text, n, caught, total, rev):
     with open(DOC, "w", encoding="utf-8") as out:
         out.write(f"""# The mutant table
 
-Written by `bash scripts/mutants.sh` (do not edit by hand). Each row is one
+Written by `bash scripts/mutants.sh` (do not edit by hand; `--no-doc`
+runs the table without rewriting this page). Each row is one
 mutant of models/mutants/ (format: models/mutants/README.md): a small
 deliberate bug, applied to a copy of the tree, and the first of its named
 tests that failed on it. "Caught" means the test *failed*; a mutant that does
