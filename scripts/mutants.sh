@@ -369,7 +369,12 @@ def main(argv):
 
 
 def write_doc(text, n, caught, total, rev):
-    source = f"commit `{rev}`" if rev else "the working tree"
+    if rev:
+        short = subprocess.run(["git", "rev-parse", "--short", rev], capture_output=True,
+                               text=True).stdout.strip() or rev
+        source = f"commit `{short}`"
+    else:
+        source = "the working tree"
     with open(DOC, "w", encoding="utf-8") as out:
         out.write(f"""# The mutant table
 
