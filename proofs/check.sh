@@ -18,7 +18,9 @@ cd "$(dirname "$0")/promela"
 # produce: uaf (a node used after its ghost retirement, or a CAS expecting
 # an unprotected pointer), lin (a result that is not the ghost map's at the
 # linearization point), inv (a representation invariant or the abstraction
-# function), cycle (a non-progress cycle).
+# function), cycle (a non-progress cycle). An optional fifth column adds
+# defines that shrink a scenario to keep the default run within a few
+# minutes on 2 cores; PROOFS_FULL=1 ignores them (the full scenarios).
 RUNS='
 hash_map     -                               safety   -
 hash_map     -                               progress -
@@ -34,7 +36,7 @@ displacement NONATOMIC_HOP_BITS              safety   inv
 displacement SKIP_DESCRIPTOR_RECHECK         safety   uaf
 displacement DEREF_OWN_DESCRIPTOR            safety   uaf
 migration    -                               safety   -
-migration    -                               progress -
+migration    -                               progress -     -DNO_REMOVE
 migration    FORGET_FREEZE                   safety   inv
 migration    SHARED_RESERVATION_WORD         safety   inv
 '
@@ -78,24 +80,20 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp ./*.pml "$work/"
 
-failed=0
-rows=0
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 secs_since() { local d=$(( $(now_ms) - $1 )); printf '%d.%d' $((d / 1000)) $(((d % 1000) / 100)); }
-total_start=$(now_ms)
-printf '%-13s %-29s %-9s %12s  %-26s %8s\n' model mutant check states result seconds
-printf '%-13s %-29s %-9s %12s  %-26s %8s\n' ------------- ----------------------------- --------- ------------ -------------------------- --------
-while read -r model mutant check expect; do
-  [ -z "$model" ] && continue
-  [ -n "$only" ] && [ "$model" != "$only" ] && continue
-  [ -f "$model.pml" ] || { printf '%-13s %-29s %-9s %12s  %-26s %8s\n' "$model" "$mutant" "$check" - "MISSING MODEL FILE" -; failed=1; continue; }
-  dir="$work/$model-$mutant-$check"
+
+# Runs one row; writes its table line to $dir/row and 1 to $dir/failed on
+# failure. Rows run JOBS at a time (default: the number of cores, at most 2).
+run_row() {
+  local model=$1 mutant=$2 check=$3 expect=$4 dir=$5 extra=$6
+  local defs=() cflags pflags start secs log states errors truncated what result
   mkdir -p "$dir"
   cp "$work"/*.pml "$dir/"
   # -O0: pan.c of these models is large, and on a busy 2-core machine
   # gcc -O1 took minutes; unoptimised, compile plus search is faster.
-  defs=(); opt=-O0
   [ "$mutant" != - ] && defs=(-DMUTANT_"$mutant")
+  [ -n "$extra" ] && defs+=($extra)
   start=$(now_ms)
   if [ "$check" = progress ]; then
     cflags=(-DNP -DCOLLAPSE)
@@ -107,10 +105,9 @@ while read -r model mutant check expect; do
   (
     cd "$dir" &&
     spin -a "${defs[@]}" "$model.pml" >spin.log 2>&1 &&
-    "$CC" "$opt" -w "${cflags[@]}" -DVECTORSZ=2048 -o pan pan.c >cc.log 2>&1 &&
+    "$CC" -O0 -w "${cflags[@]}" -DVECTORSZ=2048 -o pan pan.c >cc.log 2>&1 &&
     ./pan "${pflags[@]}" >pan.log 2>&1
   )
-  built=$?
   secs=$(secs_since "$start")
   log="$dir/pan.log"
   states=$(grep -oE '^ *[0-9.e+]+ states, stored' "$log" 2>/dev/null | awk '{print $1}' | head -1)
@@ -118,30 +115,58 @@ while read -r model mutant check expect; do
   truncated=$(grep -cE 'max search depth too small|Search not completed' "$log" 2>/dev/null)
   what=$(kind_of "$log" 2>/dev/null)
   if [ ! -f "$log" ] || [ -z "$errors" ]; then
-    result="BUILD/RUN FAILED"; failed=1
-    sed -n 1,20p "$dir"/spin.log "$dir"/cc.log "$log" 2>/dev/null >&2
+    result="BUILD/RUN FAILED"; echo 1 >"$dir/failed"
+    sed -n 1,20p "$dir"/spin.log "$dir"/cc.log "$log" 2>/dev/null >"$dir/why"
   elif [ "$mutant" = - ]; then
     if [ "$errors" = 0 ] && [ "$truncated" = 0 ]; then
       result="pass"
     elif [ "$errors" = 0 ]; then
-      result="FAIL: search incomplete"; failed=1
+      result="FAIL: search incomplete"; echo 1 >"$dir/failed"
     else
-      result="FAIL: $what"; failed=1
-      grep -m3 -E 'violated|cycle|invalid' "$log" >&2
+      result="FAIL: $what"; echo 1 >"$dir/failed"
+      grep -m3 -E 'violated|cycle|invalid' "$log" >"$dir/why"
     fi
   else
     if [ "$errors" != 0 ] && [ "$what" = "$expect" ]; then
       result="caught: $what"
     elif [ "$errors" != 0 ]; then
-      result="WRONG VIOLATION: $what"; failed=1
+      result="WRONG VIOLATION: $what"; echo 1 >"$dir/failed"
     else
-      result="NOT CAUGHT"; failed=1
+      result="NOT CAUGHT"; echo 1 >"$dir/failed"
     fi
   fi
-  : "$built"
+  [ -n "$extra" ] && check="$check*"
+  printf '%-13s %-29s %-9s %12s  %-26s %8s\n' "$model" "$mutant" "$check" "${states:--}" "$result" "$secs" >"$dir/row"
+}
+
+cores=$(nproc 2>/dev/null || echo 1)
+JOBS=${JOBS:-$(( cores < 2 ? cores : 2 ))}
+failed=0
+rows=0
+dirs=()
+total_start=$(now_ms)
+while read -r model mutant check expect extra; do
+  [ -z "$model" ] && continue
+  [ -n "$only" ] && [ "$model" != "$only" ] && continue
+  if [ ! -f "$model.pml" ]; then
+    echo "proofs: missing model promela/$model.pml" >&2; failed=1; continue
+  fi
   rows=$((rows + 1))
-  printf '%-13s %-29s %-9s %12s  %-26s %8s\n' "$model" "$mutant" "$check" "${states:--}" "$result" "$secs"
+  dir="$work/$rows-$model-$mutant-$check"
+  dirs+=("$dir")
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  [ "${PROOFS_FULL:-0}" = 1 ] && extra=
+  run_row "$model" "$mutant" "$check" "$expect" "$dir" "${extra:-}" &
 done <<<"$RUNS"
+wait
+printf '%-13s %-29s %-9s %12s  %-26s %8s\n' model mutant check states result seconds
+printf '%-13s %-29s %-9s %12s  %-26s %8s\n' ------------- ----------------------------- --------- ------------ -------------------------- --------
+for dir in "${dirs[@]}"; do
+  cat "$dir/row" 2>/dev/null || { echo "proofs: a run left no result ($dir)"; failed=1; }
+  [ -f "$dir/why" ] && sed 's/^/    /' "$dir/why"
+  [ -f "$dir/failed" ] && failed=1
+done
+printf '(* a reduced scenario: see the define in RUNS and the model header; PROOFS_FULL=1 runs the full one)\n'
 printf 'total: %d runs in %s s\n' "$rows" "$(secs_since "$total_start")"
 if [ "$failed" != 0 ]; then
   echo "proofs: FAILED (a model did not pass, or a mutant was not caught)" >&2
