@@ -72,6 +72,7 @@ class Mutant:
         self.summary = None
         self.covers = None
         self.tests = []  # (suite, binary, test name, timeout)
+        self.env = {}  # extra environment of its test runs (and their baseline)
         self.edits = []  # (file, find, replace)
         self.parse(open(path, encoding="utf-8").read().split("\n"))
 
@@ -105,6 +106,11 @@ class Mutant:
                 self.covers = value
             elif key == "file":
                 file = value
+            elif key == "env":
+                name, eq, setting = value.partition("=")
+                if not eq or not name:
+                    self.fail(i, "expected `env: NAME=value`")
+                self.env[name] = setting
             elif key == "test":
                 words = value.split()
                 if len(words) not in (3, 4) or words[0] not in SUITES:
@@ -223,13 +229,14 @@ def build(suite, binaries, log):
     return exes
 
 
-def run_test(exe, name, timeout, log):
+def run_test(exe, name, timeout, log, env):
     """'pass', 'fail', 'timeout' or 'missing' (no test of that exact name)."""
     cmd = [exe, "--exact", name, "--test-threads=1"]
     with open(log, "a") as out:
-        out.write(f"$ {' '.join(cmd)}\n")
+        out.write(f"$ {' '.join(f'{k}={v}' for k, v in env.items())} {' '.join(cmd)}\n")
         out.flush()
         proc = subprocess.Popen(cmd, cwd=os.path.dirname(exe), stdout=subprocess.PIPE,
+                                env={**os.environ, "RUST_BACKTRACE": "0", **env},
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, text=True, errors="replace")
         try:
@@ -257,10 +264,11 @@ def binaries_by_suite(tests):
 def baseline(mutants):
     """Every named test passes on the unmutated tree."""
     tests = sorted({(s, b, n) for m in mutants for (s, b, n, _) in m.tests})
-    timeouts = {}
+    timeouts, envs = {}, {}
     for m in mutants:
         for s, b, n, t in m.tests:
             timeouts[(s, b, n)] = max(t, timeouts.get((s, b, n), 0))
+            envs.setdefault((s, b, n), {}).update(m.env)
     log = os.path.join(LOGS, "baseline.log")
     bad = []
     for suite, binaries in sorted(binaries_by_suite([(s, b, n, 0) for s, b, n in tests]).items()):
@@ -270,7 +278,7 @@ def baseline(mutants):
             die(2, f"BASELINE: the unmutated tree does not build for {suite} (see {log})")
         for s, b, n in tests:
             if s == suite:
-                verdict = run_test(exes[b], n, timeouts[(s, b, n)], log)
+                verdict = run_test(exes[b], n, timeouts[(s, b, n)], log, envs[(s, b, n)])
                 if verdict != "pass":
                     bad.append(f"{s} {b}::{n}: {verdict}")
         print(f"baseline {suite}: {time.monotonic() - started:.0f} s", flush=True)
@@ -299,7 +307,7 @@ def run_mutant(m):
             exes[suite] = built
         tried = []
         for suite, binary, name, timeout in m.tests:
-            verdict = run_test(exes[suite][binary], name, timeout, log)
+            verdict = run_test(exes[suite][binary], name, timeout, log, m.env)
             if verdict == "fail":
                 return "CAUGHT", suite, f"{binary}::{name}", time.monotonic() - started
             tried.append(f"{binary}::{name} ({verdict})")
