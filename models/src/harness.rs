@@ -99,7 +99,60 @@ pub fn loom_race<M, RA, RB>(
     RA: Send + 'static,
     RB: Send + 'static,
 {
-    use kovan_map::model::{model_quiesce, model_reset, Epochs};
+    loom_race_bounds(bound, bound, make, a, b, check);
+}
+
+/// [`loom_race`] with a preemption bound for each epoch regime: the first
+/// for *advance at every retire*, the second for *only at flush*. The
+/// second regime keeps loads on kovan's fence-free fast path, so fewer
+/// stale readings are pruned and a scenario's space grows much faster with
+/// the bound; long scenarios (a migration) give it a smaller one to stay in
+/// the test command's budget, and say so.
+#[cfg(kovan_map_loom)]
+pub fn loom_race_bounds<M, RA, RB>(
+    advance_bound: usize,
+    flush_bound: usize,
+    make: impl Fn() -> M + Copy + Send + Sync + 'static,
+    a: fn(&M) -> RA,
+    b: fn(&M) -> RB,
+    check: fn(&M, RA, RB),
+) where
+    M: Send + Sync + 'static,
+    RA: Send + 'static,
+    RB: Send + 'static,
+{
+    use kovan_map::model::Epochs::{AdvanceAtEveryRetire, OnlyAtFlush};
+    loom_race_runs(
+        &[
+            (AdvanceAtEveryRetire, advance_bound, true),
+            (AdvanceAtEveryRetire, advance_bound, false),
+            (OnlyAtFlush, flush_bound, true),
+            (OnlyAtFlush, flush_bound, false),
+        ],
+        make,
+        a,
+        b,
+        check,
+    );
+}
+
+/// [`loom_race`] with the runs listed: each an epoch regime, a preemption
+/// bound, and whether thread `a` is spawned first. For a scenario whose
+/// full set of runs does not fit the test command's budget; it says which
+/// runs it drops and why.
+#[cfg(kovan_map_loom)]
+pub fn loom_race_runs<M, RA, RB>(
+    runs: &[(kovan_map::model::Epochs, usize, bool)],
+    make: impl Fn() -> M + Copy + Send + Sync + 'static,
+    a: fn(&M) -> RA,
+    b: fn(&M) -> RB,
+    check: fn(&M, RA, RB),
+) where
+    M: Send + Sync + 'static,
+    RA: Send + 'static,
+    RB: Send + 'static,
+{
+    use kovan_map::model::{model_quiesce, model_reset};
     use loom::sync::Arc;
     fn spawn<R: Send + 'static>(
         f: impl FnOnce() -> R + Send + 'static,
@@ -112,8 +165,8 @@ pub fn loom_race<M, RA, RB>(
     use std::sync::atomic::{AtomicU64, Ordering};
     static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
     static PRUNED: AtomicU64 = AtomicU64::new(0);
-    for epochs in [Epochs::AdvanceAtEveryRetire, Epochs::OnlyAtFlush] {
-        for a_first in [true, false] {
+    for &(epochs, bound, a_first) in runs {
+        {
             EXECUTIONS.store(0, Ordering::Relaxed);
             PRUNED.store(0, Ordering::Relaxed);
             let started = std::time::Instant::now();
@@ -137,7 +190,8 @@ pub fn loom_race<M, RA, RB>(
                 PRUNED.fetch_add(model_quiesce(), Ordering::Relaxed);
             });
             eprintln!(
-                "loom: {epochs:?}, {} first: {} executions, {} impossible loads pruned, {:.1} s",
+                "loom: {epochs:?}, bound {bound}, {} first: {} executions, {} impossible loads \
+                 pruned, {:.1} s",
                 if a_first { "a" } else { "b" },
                 EXECUTIONS.load(Ordering::Relaxed),
                 PRUNED.load(Ordering::Relaxed),

@@ -16,8 +16,9 @@
 //! explores every interleaving with at most `b` preemptions.
 #![cfg(kovan_map_loom)]
 
+use kovan_map::model::Epochs::{AdvanceAtEveryRetire, OnlyAtFlush};
 use kovan_map::HopscotchMap;
-use kovan_map_models::harness::{loom_race, KeyIsHash};
+use kovan_map_models::harness::{loom_race_bounds, loom_race_runs, KeyIsHash};
 
 type Map = HopscotchMap<u64, u64, KeyIsHash, 2>;
 
@@ -30,7 +31,8 @@ fn map_with(prefix: &[(u64, u64)]) -> Map {
     map
 }
 
-/// [`loom_race`] over a map holding `prefix`.
+/// `loom_race` over a map holding `prefix`, at `bound` under both epoch
+/// regimes.
 fn race<RA: Send + 'static, RB: Send + 'static>(
     bound: usize,
     prefix: &'static [(u64, u64)],
@@ -38,7 +40,19 @@ fn race<RA: Send + 'static, RB: Send + 'static>(
     b: fn(&Map) -> RB,
     check: fn(&Map, RA, RB),
 ) {
-    loom_race(bound, move || map_with(prefix), a, b, check);
+    loom_race_bounds(bound, bound, move || map_with(prefix), a, b, check);
+}
+
+/// A migration scenario: bound 2 when the epoch advances at every retire,
+/// bound 1 when it advances only at flush (at bound 2 that regime alone
+/// took more than six minutes for one scenario on the CI-sized machine).
+fn race_migration<RA: Send + 'static, RB: Send + 'static>(
+    prefix: &'static [(u64, u64)],
+    a: fn(&Map) -> RA,
+    b: fn(&Map) -> RB,
+    check: fn(&Map, RA, RB),
+) {
+    loom_race_bounds(2, 1, move || map_with(prefix), a, b, check);
 }
 
 /// Keys 0 (home 0, slot 0) and 1 (home 1, slot 1): home 0's neighbourhood
@@ -112,10 +126,11 @@ fn displacement_racing_a_removal_of_the_moved_key_removes_it_once() {
 
 #[test]
 fn replace_racing_get_sees_the_old_or_the_new_value() {
-    // Bound 3. Would catch: a torn or absent read during a copy-on-write
+    // Bound 2 (3 takes minutes under the model reclaimer). Would catch: a
+    // torn or absent read during a copy-on-write
     // replacement, a replacement published without its payload (loom cell).
     race(
-        3,
+        2,
         &[(5, 50)],
         |m| m.insert(5, 51),
         |m| m.get(&5),
@@ -150,7 +165,8 @@ fn two_inserts_of_one_key_have_one_winner() {
 
 #[test]
 fn overflow_mode_racing_a_remove_and_reinsert_keeps_one_entry_per_key() {
-    // Bound 3. Keys 0 and 4 (both home 0) fill home 0's neighbourhood, so
+    // Bounds of `race_migration`.
+    // Keys 0 and 4 (both home 0) fill home 0's neighbourhood, so
     // thread a's insert of key 8 cannot be placed: the neighbourhood is all
     // home 0's own keys, so the home switches to overflow mode and 8 is
     // pushed onto its list. Thread b removes key 4 and inserts it again,
@@ -158,8 +174,7 @@ fn overflow_mode_racing_a_remove_and_reinsert_keeps_one_entry_per_key() {
     // key committed into the neighbourhood and pushed onto the list (two
     // entries), a push lost to the mode switch, a removed entry retired
     // twice or never.
-    race(
-        3,
+    race_migration(
         &[(0, 100), (4, 104)],
         |m| m.insert(8, 108),
         |m| (m.remove(&4), m.insert(4, 204)),
@@ -187,15 +202,20 @@ const RESIZING: &[(u64, u64)] = &[(0, 100), (1, 101), (2, 102), (3, 103)];
 
 #[test]
 fn migration_racing_an_insert_and_a_remove_loses_nothing() {
-    // Bound 3. Thread a inserts key 5 (home 1: it copies a chunk and its own
+    // Bound 2 with the epoch advancing at every retire, thread a spawned
+    // first, and bound 1 with it advancing only at flush, thread b first:
+    // the largest scenario here (the other spawn order at bound 2 explored
+    // 316,487 executions, over two minutes alone, and the second regime at
+    // bound 2 more than six), so it runs two of the four runs.
+    // Thread a inserts key 5 (home 1: it copies a chunk and its own
     // home's before inserting into the new table), thread b removes key 2
     // (likewise). Would catch: a removal lost because it hit the old table
     // after its slot was copied, a removed key copied back by a slow copier,
     // a key copied twice, an entry retired while the old table still showed
     // it to a reader, an insert into a frozen home that is never copied.
-    race(
-        3,
-        RESIZING,
+    loom_race_runs(
+        &[(AdvanceAtEveryRetire, 2, true), (OnlyAtFlush, 1, false)],
+        || map_with(RESIZING),
         |m| m.insert(5, 105),
         |m| m.remove(&2),
         |m, inserted, removed| {
@@ -218,14 +238,14 @@ fn migration_racing_an_insert_and_a_remove_loses_nothing() {
 
 #[test]
 fn two_copiers_of_one_home_never_bring_back_a_removed_key() {
-    // Bound 3. Both threads' keys live in home 1, so both copy it: thread a
+    // Bounds of `race_migration`.
+    // Both threads' keys live in home 1, so both copy it: thread a
     // to insert key 5, thread b to remove key 1, which it then does in the
     // new table. Would catch: a slow copier that commits key 1's entry into
     // the new table after the other copied it and b removed it there (the
     // copier must see its source still uncopied after its search), a key
     // copied twice, a removal that misses the copy.
-    race(
-        3,
+    race_migration(
         RESIZING,
         |m| m.insert(5, 105),
         |m| m.remove(&1),
@@ -243,13 +263,13 @@ fn two_copiers_of_one_home_never_bring_back_a_removed_key() {
 
 #[test]
 fn migration_racing_get_never_misses_a_present_key() {
-    // Bound 3. Thread a's insert copies chunks while thread b reads keys
+    // Bounds of `race_migration`.
+    // Thread a's insert copies chunks while thread b reads keys
     // whose homes are not yet copied (or are being copied). Would catch: a
     // reader that gives up on a frozen home without looking in the new
     // table, or looks there before the key was copied and answers absent, or
     // dereferences an entry it read as copied.
-    race(
-        3,
+    race_migration(
         RESIZING,
         |m| m.insert(5, 105),
         |m| (m.get(&1), m.get(&3)),
@@ -263,11 +283,11 @@ fn migration_racing_get_never_misses_a_present_key() {
 
 #[test]
 fn migration_racing_an_update_keeps_the_update() {
-    // Bound 3. Thread a updates key 1 while thread b's insert copies home 1.
+    // Bounds of `race_migration`.
+    // Thread a updates key 1 while thread b's insert copies home 1.
     // Would catch: an update that lands on the old slot after it was frozen
     // (lost), a copy of the old entry made after the update (stale value).
-    race(
-        3,
+    race_migration(
         RESIZING,
         |m| m.insert(1, 201),
         |m| m.insert(5, 105),
@@ -305,7 +325,8 @@ fn an_insert_that_passes_three_quarters_resizes_while_another_inserts() {
 
 #[test]
 fn a_resize_that_freezes_a_home_mid_displacement_undoes_or_finishes_the_move() {
-    // Bound 3 (bound 1 never reaches the undo; 2 does). Keys 0, 1 and 3 fill
+    // Bounds of `race_migration` (bound 1 never reaches the undo under the
+    // first regime; 2 does). Keys 0, 1 and 3 fill
     // slots 0, 1 and 3. Thread a inserts key 4
     // (home 0, neighbourhood full): it reserves slot 2 and moves key 1 there.
     // Thread b inserts key 6 (home 2): if a holds slot 2, b finds no room at
@@ -314,8 +335,7 @@ fn a_resize_that_freezes_a_home_mid_displacement_undoes_or_finishes_the_move() {
     // is undone (destination back to a's reservation, then the source). Would
     // catch: a move committed into a frozen home, a key lost or duplicated
     // by the undo, a descriptor retired twice or never.
-    race(
-        3,
+    race_migration(
         &[(0, 100), (1, 101), (3, 103)],
         |m| m.insert(4, 104),
         |m| m.insert(6, 106),
@@ -325,6 +345,55 @@ fn a_resize_that_freezes_a_home_mid_displacement_undoes_or_finishes_the_move() {
             keys.sort_unstable();
             assert_eq!(keys, [(0, 100), (1, 101), (3, 103), (4, 104), (6, 106)]);
             assert_eq!(m.len(), 5);
+        },
+    );
+}
+
+#[test]
+fn an_insert_never_shows_a_reservation_its_home_word_has_not_committed() {
+    // Bound 3. Keys 0 and 4 share home 0. Thread b's insert of 4 loads the
+    // home word while slot 0 holds key 0; thread a then removes 0 and
+    // reserves slot 0 for its own insert of 4, uncommitted. A search that
+    // met that PENDING entry under its old word and showed it without
+    // re-checking the word would show a reservation that never committed.
+    // Catches mutant `hs-search-pending-no-recheck` (since 40004c0 the
+    // owner finds its reservation shown and panics, `reservation_lost`).
+    race(
+        3,
+        &[(0, 100)],
+        |m| (m.remove(&0), m.insert(4, 1)),
+        |m| m.insert(4, 2),
+        |m, (removed, a), b| {
+            assert_eq!(removed, Some(100));
+            let last = m.get(&4);
+            match (a, b) {
+                (None, Some(1)) => assert_eq!(last, Some(2)),
+                (Some(2), None) => assert_eq!(last, Some(1)),
+                other => panic!("not linearizable: {other:?}, then {last:?}"),
+            }
+            let entries: Vec<(u64, u64)> = m.iter().collect();
+            assert_eq!(entries.len(), 1, "{entries:?}");
+            assert_eq!(m.len(), 1);
+        },
+    );
+}
+
+#[test]
+fn get_racing_a_replace_in_an_overflow_list_reads_the_whole_entry() {
+    // Bound 2. Keys 0 and 4 fill home 0's neighbourhood, so key 8 (home 0)
+    // lives in its overflow list; one thread replaces 8's entry there while
+    // the other reads it. The replacement's payload (loom cells) must be
+    // visible through the node's entry word alone. Catches mutant
+    // `hs-overflow-lookup-slot-relaxed`.
+    race(
+        2,
+        &[(0, 100), (4, 104), (8, 108)],
+        |m| m.insert(8, 208),
+        |m| m.get(&8),
+        |m, replaced, seen| {
+            assert_eq!(replaced, Some(108));
+            assert!(matches!(seen, Some(108) | Some(208)), "get saw {seen:?}");
+            assert_eq!(m.get(&8), Some(208));
         },
     );
 }
