@@ -39,6 +39,11 @@ migration    -                               safety   -
 migration    -                               progress -     -DNO_REMOVE
 migration    FORGET_FREEZE                   safety   inv
 migration    SHARED_RESERVATION_WORD         safety   inv
+migration_overflow -                         safety   -     -DWRITER_WAITS
+migration_overflow -                         safety   -     -DONE_COPIER
+migration_overflow -                         progress -     -DWRITER_WAITS
+migration_overflow -                         progress -     -DONE_COPIER
+migration_overflow CHECK_BEFORE_UNVERSIONED_CAS safety inv
 '
 
 # The kind of the first violation in a pan log (see the RUNS comment).
@@ -136,7 +141,7 @@ run_row() {
     fi
   fi
   [ -n "$extra" ] && check="$check*"
-  printf '%-13s %-29s %-9s %12s  %-26s %8s\n' "$model" "$mutant" "$check" "${states:--}" "$result" "$secs" >"$dir/row"
+  printf '%-18s %-29s %-9s %12s  %-26s %8s\n' "$model" "$mutant" "$check" "${states:--}" "$result" "$secs" >"$dir/row"
 }
 
 cores=$(nproc 2>/dev/null || echo 1)
@@ -159,8 +164,8 @@ while read -r model mutant check expect extra; do
   run_row "$model" "$mutant" "$check" "$expect" "$dir" "${extra:-}" &
 done <<<"$RUNS"
 wait
-printf '%-13s %-29s %-9s %12s  %-26s %8s\n' model mutant check states result seconds
-printf '%-13s %-29s %-9s %12s  %-26s %8s\n' ------------- ----------------------------- --------- ------------ -------------------------- --------
+printf '%-18s %-29s %-9s %12s  %-26s %8s\n' model mutant check states result seconds
+printf '%-18s %-29s %-9s %12s  %-26s %8s\n' ------------------ ----------------------------- --------- ------------ -------------------------- --------
 for dir in "${dirs[@]}"; do
   cat "$dir/row" 2>/dev/null || { echo "proofs: a run left no result ($dir)"; failed=1; }
   [ -f "$dir/why" ] && sed 's/^/    /' "$dir/why"
