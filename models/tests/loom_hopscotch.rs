@@ -16,7 +16,7 @@
 //! explores every interleaving with at most `b` preemptions.
 #![cfg(kovan_map_loom)]
 
-use kovan_map::model::Epochs::{AdvanceAtEveryRetire, OnlyAtFlush};
+use kovan_map::model::Epochs::AdvanceAtEveryRetire;
 use kovan_map::HopscotchMap;
 use kovan_map_models::harness::{loom_race_bounds, loom_race_runs, KeyIsHash};
 
@@ -202,11 +202,14 @@ const RESIZING: &[(u64, u64)] = &[(0, 100), (1, 101), (2, 102), (3, 103)];
 
 #[test]
 fn migration_racing_an_insert_and_a_remove_loses_nothing() {
-    // Bound 2 with the epoch advancing at every retire, thread a spawned
-    // first, and bound 1 with it advancing only at flush, thread b first:
-    // the largest scenario here (the other spawn order at bound 2 explored
-    // 316,487 executions, over two minutes alone, and the second regime at
-    // bound 2 more than six), so it runs two of the four runs.
+    // Bound 2, the epoch advancing at every retire, thread a spawned first:
+    // one of the four runs. The largest scenario here: the other spawn order
+    // explored 316,487 executions (over two minutes alone), and the regime
+    // that advances only at flush did not finish in six minutes even at
+    // bound 1 (its loads stay on the fence-free path, so few stale readings
+    // are pruned). That regime's migration coverage comes from the other
+    // migration scenarios; this one at full coverage is a long run:
+    // `loom_race_bounds(2, 2, ..)` in place of the runs below.
     // Thread a inserts key 5 (home 1: it copies a chunk and its own
     // home's before inserting into the new table), thread b removes key 2
     // (likewise). Would catch: a removal lost because it hit the old table
@@ -214,7 +217,7 @@ fn migration_racing_an_insert_and_a_remove_loses_nothing() {
     // a key copied twice, an entry retired while the old table still showed
     // it to a reader, an insert into a frozen home that is never copied.
     loom_race_runs(
-        &[(AdvanceAtEveryRetire, 2, true), (OnlyAtFlush, 1, false)],
+        &[(AdvanceAtEveryRetire, 2, true)],
         || map_with(RESIZING),
         |m| m.insert(5, 105),
         |m| m.remove(&2),
