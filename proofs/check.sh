@@ -140,7 +140,7 @@ run_row() {
       result="NOT CAUGHT"; echo 1 >"$dir/failed"
     fi
   fi
-  [ -n "$extra" ] && check="$check*"
+  [ -n "$extra" ] && check="$check*" && mutant="$mutant $extra"
   printf '%-18s %-29s %-9s %12s  %-26s %8s\n' "$model" "$mutant" "$check" "${states:--}" "$result" "$secs" >"$dir/row"
 }
 
