@@ -343,6 +343,10 @@ def main(argv):
         else:
             names.append(a)
     total = time.monotonic()
+    if rev:
+        # The commit itself, resolved now: the table names what it tested.
+        rev = subprocess.run(["git", "rev-parse", "--short", rev], capture_output=True,
+                             text=True).stdout.strip() or die(2, f"no revision {rev!r}")
     mutants = load_mutants(names)
     if not names:
         shutil.rmtree(LOGS, ignore_errors=True)
@@ -377,12 +381,7 @@ def main(argv):
 
 
 def write_doc(text, n, caught, total, rev):
-    if rev:
-        short = subprocess.run(["git", "rev-parse", "--short", rev], capture_output=True,
-                               text=True).stdout.strip() or rev
-        source = f"commit `{short}`"
-    else:
-        source = "the working tree"
+    source = f"commit `{rev}`" if rev else "the working tree"
     with open(DOC, "w", encoding="utf-8") as out:
         out.write(f"""# The mutant table
 
