@@ -33,10 +33,11 @@
  *                                    word x|PENDING, checks the source, and
  *                                    commits with the home word from its
  *                                    search (issue 7 bug 3)
- * NOT MODELLED (yet): the overflow-list path of the copy (the new home in
+ * NOT MODELLED HERE: the overflow-list path of the copy (the new home in
  * overflow mode: a copier's fresh node pushed by an unversioned head CAS)
- * and so issue 7 bug 2 (MUTANT_CHECK_BEFORE_UNVERSIONED_CAS); a full
- * neighbourhood (Reserve::Full); the old home word and its freeze; readers.
+ * and so issue 7 bug 2 (MUTANT_CHECK_BEFORE_UNVERSIONED_CAS): that is
+ * migration_overflow.pml. Nowhere: a full neighbourhood (Reserve::Full);
+ * the old home word and its freeze; readers.
  */
 
 #define NP 3
