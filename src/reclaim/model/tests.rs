@@ -488,6 +488,43 @@ fn finding_false_alarm_a_stale_store_of_a_word_stored_again_is_accepted() {
     });
 }
 
+/// The execution of the two findings below: X removes `a` (retiring it)
+/// and then stores `done = 1` (Relaxed); R, having pinned once before if
+/// `pin_first`, reads `done == 1`, pins and loads the link. If it reads `a`
+/// it dereferences it (`seen`): safe in kovan in both findings.
+fn read_after_a_relaxed_done(
+    epochs: Epochs,
+    pin_first: bool,
+    seen: &'static AtomicBool,
+    pruned: &'static StdAtomicUsize,
+) {
+    model_reset(epochs);
+    let a = node(1);
+    let link = Arc::new(Link::new(a));
+    let done = Arc::new(crate::sync::AtomicUsize::new(0));
+    let (l2, d2) = (Arc::clone(&link), Arc::clone(&done));
+    if pin_first {
+        drop(pin());
+    }
+    let x = loom::thread::spawn(move || {
+        let g = pin();
+        assert!(remove(&l2, &g));
+        drop(g);
+        d2.store(1, Ordering::Relaxed);
+    });
+    if done.load(Ordering::Relaxed) == 1 {
+        let g = pin();
+        let s = link.load(Ordering::Acquire, &g);
+        if !s.is_null() {
+            // SAFETY: kovan protects it (see the findings).
+            assert_eq!(unsafe { s.deref() }.v, 1);
+            seen.store(true, Std::Relaxed);
+        }
+    }
+    x.join().unwrap();
+    pruned.fetch_add(model_quiesce() as usize, Std::Relaxed);
+}
+
 /// HIDDEN (the model fences at every retire; kovan fences only at every
 /// 64th).
 ///
@@ -520,28 +557,7 @@ fn finding_hidden_a_non_scanning_retire_is_fenced_by_the_model() {
     static SEEN: AtomicBool = AtomicBool::new(false);
     static PRUNED: StdAtomicUsize = StdAtomicUsize::new(0);
     check(3, || {
-        model_reset(Epochs::OnlyAtFlush);
-        let a = node(1);
-        let link = Arc::new(Link::new(a));
-        let done = Arc::new(crate::sync::AtomicUsize::new(0));
-        let (l2, d2) = (Arc::clone(&link), Arc::clone(&done));
-        let x = loom::thread::spawn(move || {
-            let g = pin();
-            assert!(remove(&l2, &g));
-            drop(g);
-            d2.store(1, Ordering::Relaxed);
-        });
-        if done.load(Ordering::Relaxed) == 1 {
-            let g = pin();
-            let s = link.load(Ordering::Acquire, &g);
-            if !s.is_null() {
-                // SAFETY: kovan protects it (see above).
-                assert_eq!(unsafe { s.deref() }.v, 1);
-                SEEN.store(true, Std::Relaxed);
-            }
-        }
-        x.join().unwrap();
-        PRUNED.fetch_add(model_quiesce() as usize, Std::Relaxed);
+        read_after_a_relaxed_done(Epochs::OnlyAtFlush, false, &SEEN, &PRUNED);
     });
     assert!(
         SEEN.load(Std::Relaxed),
@@ -578,29 +594,7 @@ fn finding_hidden_a_pin_that_reads_a_stale_epoch_is_never_explored() {
     static SEEN: AtomicBool = AtomicBool::new(false);
     static PRUNED: StdAtomicUsize = StdAtomicUsize::new(0);
     check(3, || {
-        model_reset(Epochs::AdvanceAtEveryRetire);
-        let a = node(1);
-        let link = Arc::new(Link::new(a));
-        let done = Arc::new(crate::sync::AtomicUsize::new(0));
-        let (l2, d2) = (Arc::clone(&link), Arc::clone(&done));
-        drop(pin());
-        let x = loom::thread::spawn(move || {
-            let g = pin();
-            assert!(remove(&l2, &g));
-            drop(g);
-            d2.store(1, Ordering::Relaxed);
-        });
-        if done.load(Ordering::Relaxed) == 1 {
-            let g = pin();
-            let s = link.load(Ordering::Acquire, &g);
-            if !s.is_null() {
-                // SAFETY: kovan protects it (see above).
-                assert_eq!(unsafe { s.deref() }.v, 1);
-                SEEN.store(true, Std::Relaxed);
-            }
-        }
-        x.join().unwrap();
-        PRUNED.fetch_add(model_quiesce() as usize, Std::Relaxed);
+        read_after_a_relaxed_done(Epochs::AdvanceAtEveryRetire, true, &SEEN, &PRUNED);
     });
     assert!(
         SEEN.load(Std::Relaxed),
