@@ -265,6 +265,39 @@ pub fn shuttle_iterations(default: usize) -> usize {
     }
 }
 
+/// A removal that `len` already counts is seen by a later `get`: `remove`
+/// subtracts from the length after its linearization point and before it
+/// finishes, so under shuttle (sequentially consistent) a reader that saw
+/// the length drop to 0 must then find the key absent. Written once for
+/// both maps; catches a reader that takes a removed entry for live (the
+/// mutants `hm-reader-ignores-deleted` and `hs-get-ignores-deleted`), which
+/// is visible only inside the remover's window.
+#[cfg(feature = "shuttle")]
+pub fn shuttle_a_removal_that_len_counts_is_seen_by_a_later_get<M>(make: fn() -> M)
+where
+    M: crate::adapter::MapUnderTest + Send + 'static,
+{
+    use shuttle::sync::Arc;
+    use shuttle::thread;
+    shuttle_explore(300, move || {
+        let map = Arc::new(make());
+        map.insert(1, 1);
+        let remover = {
+            let map = Arc::clone(&map);
+            thread::spawn(move || map.remove(1))
+        };
+        for _ in 0..3 {
+            let counted = map.len() == 0;
+            let seen = map.get(1);
+            if counted {
+                assert_eq!(seen, None, "len said the removal took effect");
+            }
+        }
+        assert_eq!(remover.join().unwrap(), Some(1));
+        assert_eq!(map.get(1), None);
+    });
+}
+
 /// Generates `scenarios` random scenarios (shuttle-sized: up to 4 threads
 /// of 8 operations of every kind on 3 keys) and runs each under
 /// [`shuttle_explore`] with `schedules` iterations per scheduler, on a map
