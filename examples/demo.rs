@@ -4,21 +4,48 @@
 //!
 //! `cargo run --release --example demo [-- THREADS OPS_PER_THREAD] [--history FILE]`
 //!
-//! With `--history FILE` the recorded phase is also written as JSON Lines,
-//! which `cargo run --release -p kovan-map-models --bin lincheck -- check FILE`
-//! checks again.
+//! With `--history FILE` the recorded phase is also written as JSON Lines
+//! (docs/history-format.md), which
+//! `cargo run --release -p kovan-map-models --bin lincheck -- check FILE`
+//! checks again. The file is created before any work starts, so a path that
+//! cannot be written (a missing directory, no permission) fails at once,
+//! with exit status 2; it is written whatever the verdict, so a history
+//! that is not linearizable can be looked at again.
 
 use kovan_map::HashMap;
 use kovan_map_models::adapter::exec;
 use kovan_map_models::history::History;
 use kovan_map_models::scenario::{arbitrary_op, OpMix};
 use kovan_map_models::{jsonl, lincheck};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
+const USAGE: &str = "\
+usage: cargo run --release --example demo [-- [THREADS [OPS_PER_THREAD]] [--history FILE]]
+
+THREADS threads (default 4) insert OPS_PER_THREAD keys each (default 250000) into
+one HashMap, run as many mixed operations each, and the map is checked; then a
+recorded phase of 25000 operations a thread on 32 hot keys is checked for
+linearizability.
+
+  --history FILE   also write the recorded phase as JSON Lines
+                   (docs/history-format.md), for
+                   `cargo run --release -p kovan-map-models --bin lincheck -- check FILE`;
+                   FILE is created before the work starts
+
+exit status: 0 all checks passed, 1 not linearizable, 2 usage or a FILE that
+cannot be written, 3 the check was undecided; a failed map check panics (101)";
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return;
+    }
     let history_file = match args.iter().position(|a| a == "--history") {
         Some(i) if i + 1 < args.len() => {
             let file = args.remove(i + 1);
@@ -38,6 +65,12 @@ fn main() {
         eprintln!("demo: unexpected argument {extra:?}");
         std::process::exit(2);
     }
+    // Before any work: a history path that cannot be written fails now, not
+    // after the run.
+    let history_out = history_file.map(|path| {
+        let file = create_history_file(&path);
+        (path, file)
+    });
 
     let map = Arc::new(HashMap::new());
     println!(
@@ -148,14 +181,14 @@ fn main() {
         map.len()
     );
 
-    recorded_phase(threads, history_file.as_deref());
+    recorded_phase(threads, history_out);
     println!("all checks passed");
 }
 
 /// Phase 3: every operation recorded (call and return times from a shared
-/// clock), on 32 hot keys that share 8 buckets, then the whole history is
+/// clock), on 32 hot keys in a map made with 8 buckets, then the whole history is
 /// checked for linearizability against the sequential spec.
-fn recorded_phase(threads: u64, history_file: Option<&str>) {
+fn recorded_phase(threads: u64, history_out: Option<(String, File)>) {
     let per_thread = 25_000;
     let map: HashMap<i64, i64> = HashMap::with_capacity(8);
     let history = History::new();
@@ -177,6 +210,17 @@ fn recorded_phase(threads: u64, history_file: Option<&str>) {
     let ran = start.elapsed();
     let operations = history.operations();
     let report = lincheck::check(&operations).expect("the recorder writes well-formed histories");
+    // Written whatever the verdict: a failing history is the one worth
+    // keeping.
+    if let Some((path, file)) = history_out {
+        let text = jsonl::to_string(&operations).expect("file-format operations only");
+        let mut out = BufWriter::new(file);
+        if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            eprintln!("demo: cannot write the history to {path}: {error}");
+            std::process::exit(2);
+        }
+        println!("history written to {path}");
+    }
     match &report.verdict {
         lincheck::Verdict::Linearizable => println!(
             "recorded phase: {} operations on 32 hot keys in {:.1} ms; linearizable \
@@ -195,13 +239,26 @@ fn recorded_phase(threads: u64, history_file: Option<&str>) {
             std::process::exit(3);
         }
     }
-    if let Some(path) = history_file {
-        let text = jsonl::to_string(&operations).expect("file-format operations only");
-        if let Err(error) = std::fs::write(path, text) {
-            eprintln!("demo: cannot write {path}: {error}");
+}
+
+/// Creates (or truncates) the `--history` file, or exits with status 2 and
+/// a message that says why it cannot be written.
+fn create_history_file(path: &str) -> File {
+    match File::create(path) {
+        Ok(file) => file,
+        Err(error) => {
+            let parent = Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty());
+            match parent {
+                Some(dir) if !dir.is_dir() => eprintln!(
+                    "demo: --history {path}: the directory {} does not exist ({error})",
+                    dir.display()
+                ),
+                _ => eprintln!("demo: --history {path}: cannot create the file: {error}"),
+            }
             std::process::exit(2);
         }
-        println!("history written to {path}");
     }
 }
 

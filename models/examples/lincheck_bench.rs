@@ -2,15 +2,17 @@
 //! on the same histories with one corrupted result.
 //!
 //! ```text
-//! cargo run --release --example lincheck_bench [-- [--values N] [--seed S] [--only NAME] [--write DIR] [--no-precheck]]
+//! cargo run -p kovan-map-models --release --example lincheck_bench [-- [--values N] [--seed S] [--only NAME] [--write DIR] [--no-precheck]]
 //! ```
 //!
 //! For each shape it prints the verdict, time, states, the memo's peak and
 //! the process's peak resident memory (VmHWM, reset before each shape
 //! through /proc/self/clear_refs where Linux allows). `--write DIR` also
 //! writes each history as DIR/NAME.jsonl for timing the command line with
-//! `/usr/bin/time -v`. This is a benchmark, not a test: nothing is asserted
-//! about time.
+//! `/usr/bin/time -v`; DIR is created (with its parents) before any work,
+//! and a DIR that cannot be created or a file that cannot be written ends
+//! the run with a message and exit status 2. This is a benchmark, not a
+//! test: nothing is asserted about time.
 
 use std::time::Instant;
 
@@ -40,7 +42,13 @@ fn main() {
             "--values" => values = args.next().and_then(|v| v.parse().ok()),
             "--seed" => seed = args.next().and_then(|v| v.parse().ok()).unwrap_or(1),
             "--only" => only = args.next(),
-            "--write" => write_dir = args.next(),
+            "--write" => match args.next() {
+                Some(dir) => write_dir = Some(dir),
+                None => {
+                    eprintln!("--write needs a directory");
+                    std::process::exit(2);
+                }
+            },
             // Measure the search itself on reads of unwritten values.
             "--no-precheck" => precheck = false,
             other => {
