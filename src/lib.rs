@@ -1,14 +1,77 @@
 //! Lock-free concurrent hash maps on [kovan] memory reclamation, written as a
 //! model-checked reference implementation.
 //!
-//! * [`HashMap`]: separate chaining over an array of atomic bucket heads
-//!   (524,288 by default), one lock-free list per bucket, copy-on-write
-//!   replacement of present keys.
-//! * [`HopscotchMap`]: hopscotch hashing (neighbourhoods of 32 slots, a hop
-//!   bitmap and a relocation counter per home bucket) with lock-free
-//!   displacement, per-home overflow lists for colliding hashes, and
-//!   lock-free cooperative resizing: it grows past a load of 3/4 and shrinks
-//!   below 1/4, never below its initial capacity.
+//! # Which map
+//!
+//! Both maps have the same API; every operation takes `&self` (share the
+//! map with `Arc` or scoped threads), and every single-key operation is
+//! lock-free and linearizable.
+//!
+//! * [`HashMap`] when the map is big, or when you do not know how big:
+//!   it starts big, and a lookup is one bucket load and usually one node.
+//!   Keys and values live in nodes of lock-free lists; replacing a present
+//!   key swaps in a new node (copy-on-write).
+//! * [`HopscotchMap`] when you have many maps, or small ones: it starts at
+//!   [`DEFAULT_CAPACITY`](hopscotch::DEFAULT_CAPACITY) = 64 slots (about
+//!   1.5 KiB), grows past a load of 3/4, shrinks below 1/4 (never below
+//!   the capacity it was made with), so its table stays in proportion to
+//!   its contents. Hopscotch hashing: every key lives within `H` slots of
+//!   its home (`H` = 32 by default), so a lookup reads the home word and
+//!   usually one or two slots; displacement and resizing are lock-free and
+//!   shared among the threads that meet them, and keys whose neighbourhood
+//!   is full of keys of the same home go to a per-home overflow list.
+//!
+// HASHMAP-SIZING: the paragraph below describes HashMap's growing table.
+// It is the one place on this page to adjust if that behaviour changes
+// (the README has its twin, between HASHMAP-SIZING markers).
+//! **`HashMap`'s table.** [`HashMap::new`] starts with
+//! [`DEFAULT_BUCKETS`](hash_map::DEFAULT_BUCKETS) = 524,288 buckets. Its
+//! bucket directory is allocated zeroed, so pages that no bucket has
+//! touched cost no resident memory, and buckets are initialised lazily, the
+//! first time an operation needs one. The map grows past a load of 3/4
+//! (entries per bucket) and shrinks below 1/4, without a lock: all nodes
+//! are in one split-ordered list, and the directory (16-byte bucket entries,
+//! in segments) holds shortcuts into it, so growing moves no node.
+//! [`HashMap::with_capacity`]`(n)` gives at least `n` buckets (a power of
+//! two) and is the floor the map never shrinks below;
+//! [`HashMap::capacity`] is the number of buckets in use. Segments added by
+//! growth stay allocated until the map is dropped.
+// /HASHMAP-SIZING
+//!
+//! **What `with_capacity(n)` counts.** For `HashMap`, buckets (above). For
+//! `HopscotchMap`, slots: at least `n` (the least power of two, however
+//! small, at least one), one entry a slot, and the floor it never shrinks
+//! below; [`HopscotchMap::capacity`] is the slots of its current table. Both
+//! grow once entries pass 3/4 of that number (`HopscotchMap` also from half
+//! full, when a key's neighbourhood has no room), so for `m` entries ask
+//! for `m * 4 / 3` or more to start at the size they need.
+//! [`HashMap::try_with_capacity`] and
+//! [`HopscotchMap::try_with_capacity`] return a [`CapacityError`] instead of
+//! panicking.
+//!
+//! **Keys and values are `'static`** (both maps' type parameters are
+//! `K: 'static, V: 'static`): a removed or replaced entry is freed later,
+//! possibly by another thread, when kovan reclaims it, after any borrow it
+//! held could have ended. Store owned data (`String`, `Arc<str>`,
+//! `Box<[u8]>`), not references to locals.
+//!
+//! # Memory comes back in batches: [`flush`]
+//!
+//! kovan 0.2.0 collects retired (removed or replaced) entries in per-thread
+//! batches and frees a batch once no thread can still read a node in it. A
+//! thread's reservation stays published after its [`Guard`] is dropped,
+//! until the thread pins again or calls [`flush`]. So an idle thread whose
+//! last critical section published an old epoch holds back every batch that
+//! contains a node born no later than that epoch: in a map one thread
+//! filled and others then churn, that is nearly every batch. Call
+//! [`flush`] on a thread that used a map before it goes idle (after filling
+//! a map, before blocking on a join or a channel, between a pooled worker's
+//! jobs); a thread's exit does it on its own. In one measurement, a cache of
+//! 10,000 values of 1 KiB with one writer replacing them held 64 to 108 MiB
+//! of live heap where the map and its entries need about 14 MiB, and 14 to
+//! 16 MiB once the main thread called `flush()` after filling it. A
+//! [`Guard`] held for long delays reclamation for every thread; `flush` may
+//! run destructors of removed keys and values.
 //!
 //! # Promises
 //!
@@ -22,9 +85,11 @@
 //!   sections held back, running destructors of keys and values that other
 //!   threads removed: user `Drop` code can run inside any map method, reads
 //!   included (a panic there unwinds out of the call).
-//! * **Linearizable.** Every single-key operation takes effect at one atomic
-//!   step, named in its `# Linearizability` section and marked in the source
-//!   with `// LINEARIZATION(op):`.
+//! * **Linearizable.** Each single-key operation takes effect at one
+//!   instant between its call and its return: a concurrent `get` of a key
+//!   being replaced sees the old value or the new one, never neither. That
+//!   instant is one atomic step, named in the method's `# Linearizability`
+//!   section and marked in the source with `// LINEARIZATION(op):`.
 //! * **Weaker, stated guarantees for the rest.** `len` is exact whenever no
 //!   write is in flight; `iter` yields every key present for the whole
 //!   iteration exactly once and never a key twice; `clear` is a sequence of
@@ -32,21 +97,23 @@
 //! * **Safe reclamation.** A removed or replaced node is handed to kovan only
 //!   after it is unreachable, by the one thread whose CAS unlinked it, and a
 //!   thread reads only nodes kovan protects for it (a node it allocated
-//!   itself is not among them once published: see the facade's rule).
-//! * **Memory comes back in batches.** A thread that used a map and then
-//!   idles should call [`flush`]; a [`Guard`] held long delays reclamation
-//!   for every thread.
+//!   itself is not among them once published; the rule is written out in
+//!   the repository's `src/reclaim.rs`).
 //!
 //! # Model-checked
 //!
-//! The maps reach atomics only through `sync` and reclamation only through
-//! `reclaim`. Built with `RUSTFLAGS="--cfg kovan_map_loom"` they run on loom's
-//! atomics and a model of kovan 0.2.0's reclamation rule that fails the model
-//! on any use of a node the real reclaimer would not protect, and adds no
-//! happens-before of its own; with the `shuttle` feature they run on
-//! shuttle's atomics (over kovan, or with `shuttle-model` over the same
-//! model). The suites live in the `kovan-map-models` crate; the repository's
-//! `docs/verification.md` says what each one can and cannot see.
+//! Inside the crate the maps reach atomics through one small private facade
+//! and reclamation through another (`src/sync.rs` and `src/reclaim.rs` in
+//! the repository). Built with `RUSTFLAGS="--cfg kovan_map_loom"` they run
+//! on loom's atomics and a model of kovan 0.2.0's reclamation rule that
+//! fails the model on any use of a node the real reclaimer would not
+//! protect, and adds no happens-before of its own; with the `shuttle`
+//! feature they run on shuttle's atomics (over kovan, or with
+//! `shuttle-model` over the same model). The suites live in the
+//! `kovan-map-models` crate (a workspace member, not published);
+//! the repository's `docs/verification.md` says what each one can and
+//! cannot see, and `docs/linearizability.md` how to record and check a
+//! history of your own.
 //!
 //! # Example
 //!
@@ -66,6 +133,8 @@
 //!         for i in 0..1000u64 {
 //!             map.insert(thread_id * 1000 + i, i);
 //!         }
+//!         // This thread is done with the map: let its retired memory go.
+//!         kovan_map::flush();
 //!     }));
 //! }
 //!
@@ -81,6 +150,29 @@
 //! // Remove values.
 //! assert_eq!(map.remove(&0), Some(0));
 //! assert_eq!(map.get(&0), None);
+//! ```
+//!
+//! A map that starts small and follows its contents:
+//!
+//! ```
+//! use kovan_map::HopscotchMap;
+//!
+//! let map = HopscotchMap::new();
+//! assert_eq!(map.capacity(), 64);
+//! for i in 0..1000u32 {
+//!     map.insert(i, i.to_string());
+//! }
+//! assert!(map.capacity() >= 1000 * 4 / 3); // grew past a load of 3/4
+//! map.clear();
+//! assert_eq!(map.capacity(), 64); // shrank back, never below its start
+//! ```
+//!
+//! Keys and values must be `'static`:
+//!
+//! ```compile_fail
+//! let name = String::from("local");
+//! let map = kovan_map::HashMap::with_capacity(16);
+//! map.insert(name.as_str(), 1); // `name` does not live long enough
 //! ```
 //!
 //! [kovan]: https://docs.rs/kovan
@@ -120,3 +212,9 @@ pub type DefaultHashBuilder = foldhash::fast::RandomState;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The examples of docs/linearizability.md (recording and checking a
+/// history with `kovan-map-models`), compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/linearizability.md")]
+struct LinearizabilityDoctests;
