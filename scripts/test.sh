@@ -44,6 +44,11 @@ step "shuttle again, over the model reclaimer (use-after-reclamation becomes a f
 CARGO_TARGET_DIR=target/shuttle-model \
   cargo test --locked -p kovan-map-models --features shuttle-model --release --test 'shuttle_*'
 
+step "benchmark against the peers: a smoke run with tiny counts, so it cannot rot (docs/benchmarks.md has the real command)"
+cargo run --release --locked -q -p kovan-map-peers -- --threads 1,2 --reps 1 --ops 4096 --capacity 4096 \
+  --get-keys 1000 --lookups 4096 --mem-entries 1000 --iter-keys 1000 --out target/peers-smoke.json >/dev/null
+python3 benches/peers/plot.py target/peers-smoke.json target/peers-smoke.svg
+
 if [ -x proofs/check.sh ]; then
   step "proofs: spin on the Promela models"
   proofs/check.sh
