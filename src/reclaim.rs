@@ -60,6 +60,26 @@ pub use imp::*;
 /// Low bits of a [`Link`] word that the maps may use as tags.
 pub(crate) const TAG_BITS: usize = 0b111;
 
+/// Whether memory of all zero bytes is a valid null [`Link`]: true in
+/// production, where a link is kovan's `Atomic` (one `AtomicUsize` of
+/// `core`, checked below); false under loom and shuttle, whose atomics (and
+/// the model's store logs) must be constructed. `HashMap` allocates its
+/// bucket directory zeroed where this holds, so untouched pages cost no
+/// resident memory.
+#[cfg(not(any(kovan_map_loom, feature = "shuttle")))]
+pub(crate) const ZEROED_LINK_IS_NULL: bool = true;
+/// See the production definition.
+#[cfg(any(kovan_map_loom, feature = "shuttle"))]
+pub(crate) const ZEROED_LINK_IS_NULL: bool = false;
+
+// Every byte of a production link is its one `AtomicUsize` (the marker is a
+// zero-sized type), so all-zero bytes are the null word.
+#[cfg(not(any(kovan_map_loom, feature = "shuttle")))]
+const _: () = assert!(
+    core::mem::size_of::<kovan::Atomic<u64>>() == core::mem::size_of::<usize>()
+        && core::mem::align_of::<kovan::Atomic<u64>>() == core::mem::align_of::<usize>()
+);
+
 /// The bucket array of a table could not be allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AllocFailed;

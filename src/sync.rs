@@ -45,6 +45,11 @@ pub(crate) use core::sync::atomic::AtomicU64;
 #[allow(unused_imports)]
 pub(crate) use core::sync::atomic::{fence, AtomicIsize, AtomicUsize, Ordering};
 
+/// Whether memory of all zero bytes is a valid atomic holding 0: true for
+/// `core`'s atomics (documented to have the layout of their integer), false
+/// for loom's and shuttle's, which must be constructed.
+pub(crate) const ZEROED_ATOMIC_IS_ZERO: bool = cfg!(not(any(kovan_map_loom, feature = "shuttle")));
+
 /// Called by every retry loop before it tries again.
 ///
 /// A retry in these maps never waits for another thread (that would be a

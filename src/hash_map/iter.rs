@@ -1,17 +1,23 @@
-//! Iteration: a pass over the buckets, one guard per bucket.
+//! Iteration: one pass along the split-ordered list, one guard per run
+//! between two linked dummies.
 //!
 //! # Guarantee
 //!
 //! An iterator yields every key that is present for the whole iteration
 //! exactly once, never yields a key twice, and yields each key with a value
 //! it held at some moment of the iteration. A key inserted or removed during
-//! the iteration may or may not be yielded. Each bucket is read in one
-//! completed pass of `list::walk` (a pass that had to restart is forgotten),
-//! and a key never moves between buckets.
+//! the iteration may or may not be yielded. Each run, from a dummy to the
+//! next dummy the walk meets, is read in one completed pass of `list::walk`
+//! (a pass that had to restart is forgotten, and the run read again from its
+//! dummy); dummies never die or move, and a node's place relative to them is
+//! fixed by its split-order key, so the runs read are disjoint and cover the
+//! list, however the table grows or shrinks meanwhile. The cost is one load
+//! per node and one per linked dummy, not one per bucket.
 
-use super::list::{self, Node};
+use super::directory::Dummy;
+use super::list::{self, Item};
 use super::HashMap;
-use crate::reclaim::{self, Link};
+use crate::reclaim;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::ops::ControlFlow;
@@ -19,9 +25,11 @@ use core::ops::ControlFlow;
 /// An iterator over `(K, V)` clones of a [`HashMap`]'s entries; see
 /// [`HashMap::iter`].
 pub struct Iter<'a, K: 'static, V: 'static, S> {
-    map: &'a HashMap<K, V, S>,
-    next_bucket: usize,
-    /// The entries of the last bucket read, in reverse chain order.
+    _map: &'a HashMap<K, V, S>,
+    /// The dummy the next run starts from; `None` once the list's end was
+    /// read.
+    at: Option<&'a Dummy<K, V>>,
+    /// The entries of the last run read, in reverse list order.
     batch: Vec<(K, V)>,
 }
 
@@ -41,16 +49,27 @@ pub struct IntoIter<K, V> {
 }
 
 impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
-    /// An iterator over `(K, V)` clones of the entries, bucket by bucket.
+    /// An iterator over `(K, V)` clones of the entries, in split order (by
+    /// bit-reversed hash).
     ///
     /// Not a snapshot: it yields every key present for the whole iteration
     /// exactly once, never a key twice, each with a value it held during the
     /// iteration; keys inserted or removed meanwhile may or may not appear.
-    /// It holds a guard only while it reads one bucket.
+    /// It holds a guard only while it reads one run of the list (the nodes
+    /// between two linked bucket dummies, about one bucket's worth).
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(1, "one");
+    /// map.insert(2, "two");
+    /// let mut entries: Vec<_> = map.iter().collect();
+    /// entries.sort();
+    /// assert_eq!(entries, [(1, "one"), (2, "two")]);
+    /// ```
     pub fn iter(&self) -> Iter<'_, K, V, S> {
         Iter {
-            map: self,
-            next_bucket: 0,
+            _map: self,
+            at: Some(self.dir.first()),
             batch: Vec::new(),
         }
     }
@@ -65,10 +84,6 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     pub fn values(&self) -> Values<'_, K, V, S> {
         Values { iter: self.iter() }
     }
-
-    pub(super) fn buckets(&self) -> &[Link<Node<K, V>>] {
-        &self.buckets
-    }
 }
 
 impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {
@@ -79,22 +94,27 @@ impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {
             if let Some(entry) = self.batch.pop() {
                 return Some(entry);
             }
-            let bucket = self.map.buckets().get(self.next_bucket)?;
-            self.next_bucket += 1;
+            let at = self.at?;
             let guard = reclaim::pin();
             let batch = RefCell::new(core::mem::take(&mut self.batch));
-            list::walk::<_, _, ()>(
-                bucket,
+            let next = list::walk(
+                &at.next,
                 &guard,
-                |node| {
-                    let entry = (node.key().clone(), node.value().clone());
-                    batch.borrow_mut().push(entry);
-                    ControlFlow::Continue(())
+                |item| match item {
+                    Item::Dummy(dummy) => ControlFlow::Break(dummy as *const Dummy<K, V>),
+                    Item::Node(node) => {
+                        let entry = (node.key().clone(), node.value().clone());
+                        batch.borrow_mut().push(entry);
+                        ControlFlow::Continue(())
+                    }
                 },
                 // The abandoned pass's entries are forgotten: the next pass
-                // reads the bucket whole.
+                // reads the run whole.
                 || batch.borrow_mut().clear(),
             );
+            // SAFETY: dummies live in the directory until the map, which
+            // this iterator borrows for `'a`, is dropped.
+            self.at = next.map(|dummy| unsafe { &*dummy });
             self.batch = batch.into_inner();
             self.batch.reverse();
         }

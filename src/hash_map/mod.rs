@@ -1,17 +1,22 @@
-//! The chaining map: a power-of-two array of atomic bucket heads, each the
-//! head of a lock-free singly-linked list (the protocol is in `list.rs`).
+//! The chaining map: a split-ordered list (one lock-free list of every
+//! node, sorted by bit-reversed hash; `list.rs`) cut into buckets by dummy
+//! nodes that live in a growable directory (`directory.rs`).
 //!
 //! # Invariants
 //!
-//! * The bucket array is fixed when the map is built (growth is a later
-//!   addition: a link tag is reserved for it, see `list::FROZEN`).
-//! * A key lives in bucket `hash & mask`; at most one live node of a key is
-//!   reachable from it (see `list.rs`).
+//! * The table has `size` buckets, a power of two between the floor it was
+//!   built with and [`MAX_BUCKETS`]; it doubles past a load of 3/4 and halves
+//!   below 1/4 (never below the floor), each time by one CAS on the size.
+//!   No node moves when it does.
+//! * A key's node lies in the list after the dummy of bucket `hash & m` for
+//!   every table size `m + 1`; at most one live node of a key is reachable
+//!   (see `list.rs`).
 //! * The length stripes sum to (live keys) + (inserts counted early) −
 //!   (removes counted early): each successful insert of a new key adds one
 //!   *after* its linearization point, each successful remove subtracts one
 //!   after its own, so the sum is exact whenever no write is in flight.
 
+mod directory;
 mod iter;
 mod list;
 
@@ -25,7 +30,8 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::hash::{BuildHasher, Hash};
-use list::{Node, Search, DELETED, REPLACED};
+use directory::{node_key, Directory};
+use list::{Item, Node, Search, DELETED, REPLACED};
 
 /// Buckets of a map made by [`HashMap::new`]: 2^19, about 4 MiB of heads.
 pub const DEFAULT_BUCKETS: usize = 1 << 19;
@@ -86,10 +92,24 @@ struct Stripe(AtomicIsize);
 /// assert_send::<kovan_map::HashMap<u64, std::rc::Rc<u64>>>();
 /// ```
 pub struct HashMap<K: 'static, V: 'static, S = DefaultHashBuilder> {
-    buckets: Box<[Link<Node<K, V>>]>,
-    mask: usize,
+    dir: Directory<K, V>,
     len: Box<[Stripe]>,
     hasher: S,
+}
+
+/// What [`HashMap::chain_stats`] reports (a test and benchmark hook).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainStats {
+    /// Buckets in use ([`HashMap::capacity`]).
+    pub buckets: usize,
+    /// Buckets whose dummy is linked into the list.
+    pub linked_buckets: usize,
+    /// Live nodes met.
+    pub entries: usize,
+    /// The most live nodes between two consecutive linked dummies: the
+    /// longest walk a lookup can make.
+    pub longest_chain: usize,
 }
 
 // SAFETY: the map owns its keys and values; moving it moves them.
@@ -107,7 +127,8 @@ impl<K: 'static, V: 'static> HashMap<K, V, DefaultHashBuilder> {
     }
 
     /// An empty map with at least `buckets` buckets (rounded up to a power of
-    /// two, at least one).
+    /// two, at least one): the table starts there, grows past a load of 3/4
+    /// and never shrinks below it.
     ///
     /// # Panics
     ///
@@ -159,21 +180,37 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
             });
         }
         let n = buckets.max(1).next_power_of_two();
-        let heads =
-            reclaim::null_links(n).map_err(|_| CapacityError::AllocFailed { buckets: n })?;
+        let dir = Directory::new(n).map_err(|_| CapacityError::AllocFailed { buckets: n })?;
         let mut len = Vec::new();
         len.resize_with(STRIPES, || Stripe(AtomicIsize::new(0)));
         Ok(Self {
-            buckets: heads,
-            mask: n - 1,
+            dir,
             len: len.into_boxed_slice(),
             hasher,
         })
     }
 
-    /// The number of buckets.
+    /// The number of buckets in use now (as kovan-map 0.2.0 reports it).
+    ///
+    /// It doubles when an insert takes the map past 3/4 entries per bucket
+    /// and halves when a removal takes it below 1/4, never below the number
+    /// the map was built with. Each bucket costs 16 bytes of directory;
+    /// buckets added by growth stay allocated until the map is dropped.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(4);
+    /// assert_eq!(map.capacity(), 4);
+    /// for i in 0..100 {
+    ///     map.insert(i, i);
+    /// }
+    /// assert!(map.capacity() >= 128);
+    /// for i in 0..100 {
+    ///     map.remove(&i);
+    /// }
+    /// assert_eq!(map.capacity(), 4);
+    /// ```
     pub fn capacity(&self) -> usize {
-        self.buckets.len()
+        self.dir.size()
     }
 
     /// The number of entries.
@@ -208,15 +245,80 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
         reclaim::pin()
     }
 
-    fn bucket(&self, hash: u64) -> &Link<Node<K, V>> {
-        &self.buckets[(hash as usize) & self.mask]
-    }
-
-    fn count(&self, hash: u64, delta: isize) {
-        let stripe = (hash >> 56) as usize % STRIPES;
+    /// Counts a change of `delta` keys of split-order key `so`; answers the
+    /// stripe's new value.
+    fn count(&self, so: u64, delta: isize) -> isize {
+        let stripe = (so >> 58) as usize % STRIPES;
         // ORDERING: Relaxed: the counter orders nothing; `len` is exact only
         // once the writes are complete and visible (joined).
-        self.len[stripe].0.fetch_add(delta, Ordering::Relaxed);
+        self.len[stripe].0.fetch_add(delta, Ordering::Relaxed) + delta
+    }
+
+    /// After a new key of split-order key `so` was linked: counts it, and
+    /// doubles the table if the map is past a load of 3/4. The stripe's
+    /// count times the stripes estimates the length, so the exact sum is
+    /// read only near the limit.
+    fn inserted(&self, so: u64) {
+        let stripe = self.count(so, 1);
+        let size = self.dir.size();
+        let limit = size / 4 * 3 + (size % 4) * 3 / 4;
+        if (stripe.max(0) as usize).saturating_mul(STRIPES) > limit && self.len() > limit {
+            self.dir.grow(size);
+        }
+    }
+
+    /// After a key of split-order key `so` was removed: counts it, and
+    /// halves the table if the map is below a load of 1/4 (and above its
+    /// floor).
+    fn removed(&self, so: u64) {
+        let stripe = self.count(so, -1);
+        let size = self.dir.size();
+        if size > self.dir.floor()
+            && (stripe.max(0) as usize).saturating_mul(STRIPES) < size / 4
+            && self.len() < size / 4
+        {
+            self.dir.shrink(size);
+        }
+    }
+
+    /// Buckets, linked dummies, entries and the longest run of live nodes
+    /// between two linked dummies, from one pass over the list. A test and
+    /// benchmark hook: exact when no write is in flight.
+    #[doc(hidden)]
+    pub fn chain_stats(&self) -> ChainStats {
+        let mut stats = ChainStats {
+            buckets: self.capacity(),
+            linked_buckets: 1,
+            entries: 0,
+            longest_chain: 0,
+        };
+        let mut at = self.dir.first();
+        loop {
+            let guard = reclaim::pin();
+            let run = core::cell::Cell::new(0);
+            let next = list::walk(
+                &at.next,
+                &guard,
+                |item| match item {
+                    Item::Dummy(dummy) => core::ops::ControlFlow::Break(dummy as *const _),
+                    Item::Node(_) => {
+                        run.set(run.get() + 1);
+                        core::ops::ControlFlow::Continue(())
+                    }
+                },
+                || run.set(0),
+            );
+            stats.entries += run.get();
+            stats.longest_chain = stats.longest_chain.max(run.get());
+            match next {
+                // SAFETY: dummies live as long as the map.
+                Some(dummy) => {
+                    at = unsafe { &*dummy };
+                    stats.linked_buckets += 1;
+                }
+                None => return stats,
+            }
+        }
     }
 }
 
@@ -261,7 +363,8 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        list::lookup(self.bucket(hash), hash, key, guard).map(|node| node.value())
+        let start = self.dir.reader_start(hash);
+        list::lookup(start, node_key(hash), key, guard).map(|node| node.value())
     }
 
     /// The value of `key`, cloned.
@@ -323,20 +426,20 @@ where
         V: Clone,
     {
         let hash = self.hash(&key);
-        let bucket = self.bucket(hash);
+        let so = node_key(hash);
         let mut pending = Pending::new(key, Some(value));
         loop {
             let guard = reclaim::pin();
-            match list::search(bucket, hash, pending.key(), &guard) {
-                Search::Absent { head } => {
-                    let node = Shared::from_owned(pending_node(&mut pending, hash, head), &guard);
+            match list::search(self.dir.writer_start(hash, &guard), so, |node| node.key() == pending.key(), &guard) {
+                Search::Absent { pred, succ } => {
+                    let node = Shared::from_owned(pending_node(&mut pending, so, succ), &guard);
                     // ORDERING: AcqRel. Release publishes the node's payload
                     // to readers that acquire the bucket; Acquire pairs with
                     // the CAS that last wrote the head.
                     // LINEARIZATION(insert): the push of a new key.
-                    if bucket.cas(head, node, Ordering::AcqRel, Ordering::Relaxed, &guard) {
+                    if pred.cas(succ, node, Ordering::AcqRel, Ordering::Relaxed, &guard) {
                         pending.published();
-                        self.count(hash, 1);
+                        self.inserted(so);
                         return None;
                     }
                 }
@@ -414,14 +517,15 @@ where
         // returning None, clear).
         if !old.next.cas(
             next,
-            next.with_tag(DELETED),
+            // The word keeps its `DUMMY` tag: it says what `next` points at.
+            next.with_tag(next.tag() | DELETED),
             Ordering::AcqRel,
             Ordering::Relaxed,
             guard,
         ) {
             return false;
         }
-        self.count(old.hash(), -1);
+        self.removed(old.hash());
         if !list::help_unlink(pred, node, next, guard) {
             self.tidy(node, guard);
         }
@@ -440,9 +544,14 @@ where
     fn tidy(&self, node: Shared<'_, Node<K, V>>, guard: &Guard) {
         // SAFETY: `node` is protected by `guard` (loaded by our search).
         let dead = unsafe { node.deref() };
-        let hash = dead.hash();
+        let so = dead.hash();
         // The search unlinks every dead node on its way to the key's place.
-        let _ = list::search(self.bucket(hash), hash, dead.key(), guard);
+        // The node's own hash is gone (it holds the split-order key), but a
+        // start only has to precede the key: the dummy of the bucket of the
+        // reversed key under the current size does.
+        let hash = so.reverse_bits();
+        let start = self.dir.writer_start(hash, guard);
+        let _ = list::search(start, so, |node| node.key() == dead.key(), guard);
     }
 
     crate::shared_api::derived_write_ops!();
@@ -457,30 +566,30 @@ where
         V: Clone,
     {
         let hash = self.hash(&key);
-        let bucket = self.bucket(hash);
+        let so = node_key(hash);
         let mut pending = Pending::new(key, None);
         let mut make = Some(make);
         loop {
             let guard = reclaim::pin();
-            match list::search(bucket, hash, pending.key(), &guard) {
+            match list::search(self.dir.writer_start(hash, &guard), so, |node| node.key() == pending.key(), &guard) {
                 Search::Found { node, .. } => {
                     // SAFETY: found under `guard`.
                     return Claim::Present(unsafe { node.deref() }.value().clone());
                 }
-                Search::Absent { head } => {
+                Search::Absent { pred, succ } => {
                     if !pending.has_value() {
                         let make = make.take().expect("value made once");
                         pending.set_value(make());
                     }
-                    let node = pending_node(&mut pending, hash, head);
+                    let node = pending_node(&mut pending, so, succ);
                     // SAFETY: the node is still private to this call.
                     let answer = on_insert(unsafe { &*node }.value());
                     let shared = Shared::from_owned(node, &guard);
                     // ORDERING: AcqRel, as in `insert`.
                     // LINEARIZATION(insert_if_absent): the push of the key.
-                    if bucket.cas(head, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
+                    if pred.cas(succ, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
                         pending.published();
-                        self.count(hash, 1);
+                        self.inserted(so);
                         return Claim::Inserted(answer);
                     }
                 }
@@ -509,14 +618,14 @@ where
         V: Clone,
     {
         let hash = self.hash(key);
-        let bucket = self.bucket(hash);
+        let so = node_key(hash);
         loop {
             let guard = reclaim::pin();
             let Search::Found {
                 pred: link,
                 node,
                 next,
-            } = list::search(bucket, hash, key, &guard)
+            } = list::search(self.dir.writer_start(hash, &guard), so, |node| node.key().borrow() == key, &guard)
             else {
                 return None;
             };
@@ -548,7 +657,7 @@ where
         V: Clone,
     {
         let hash = self.hash(&key);
-        let bucket = self.bucket(hash);
+        let so = node_key(hash);
         let mut pending = Pending::new(key, Some(value));
         loop {
             let guard = reclaim::pin();
@@ -556,7 +665,7 @@ where
                 pred: link,
                 node,
                 next,
-            } = list::search(bucket, hash, pending.key(), &guard)
+            } = list::search(self.dir.writer_start(hash, &guard), so, |node| node.key() == pending.key(), &guard)
             else {
                 return Err(None);
             };
@@ -595,11 +704,11 @@ where
         V: Clone,
     {
         let hash = self.hash(&key);
-        let bucket = self.bucket(hash);
+        let so = node_key(hash);
         let mut pending = Pending::new(key, None);
         loop {
             let guard = reclaim::pin();
-            match list::search(bucket, hash, pending.key(), &guard) {
+            match list::search(self.dir.writer_start(hash, &guard), so, |node| node.key() == pending.key(), &guard) {
                 Search::Found { pred, node, next } => {
                     // SAFETY: found under `guard`.
                     let present = unsafe { node.deref() }.value();
@@ -622,20 +731,20 @@ where
                         }
                     }
                 }
-                Search::Absent { head } => match f(None) {
+                Search::Absent { pred, succ } => match f(None) {
                     None => return None,
                     Some(value) => {
                         // Cloned while private: after the push this thread's
                         // guard does not protect the node (see `reclaim`).
                         let answer = value.clone();
                         pending.set_value(value);
-                        let node = pending_node(&mut pending, hash, head);
+                        let node = pending_node(&mut pending, so, succ);
                         let shared = Shared::from_owned(node, &guard);
                         // ORDERING: AcqRel, as in `insert`.
                         // LINEARIZATION(compute): the push of an absent key.
-                        if bucket.cas(head, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
+                        if pred.cas(succ, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
                             pending.published();
-                            self.count(hash, 1);
+                            self.inserted(so);
                             return Some(answer);
                         }
                     }
@@ -651,9 +760,23 @@ where
     /// bucket. Every key present for the whole call is removed; a key
     /// inserted during the call may survive it.
     pub fn clear(&self) {
-        for bucket in self.buckets.iter() {
+        let mut at = self.dir.first();
+        loop {
             let guard = reclaim::pin();
-            list::clear(bucket, &guard, |hash| self.count(hash, -1));
+            match list::clear(&at.next, &guard, |so| {
+                self.count(so, -1);
+            }) {
+                // SAFETY: dummies live as long as the map, past the guard.
+                Some(dummy) => at = unsafe { &*(dummy as *const directory::Dummy<K, V>) },
+                None => break,
+            }
+        }
+        // One check of the load after the whole pass.
+        let size = self.dir.size();
+        let mut size_now = size;
+        while size_now > self.dir.floor() && self.len() < size_now / 4 && self.dir.shrink(size_now)
+        {
+            size_now /= 2;
         }
     }
 }
@@ -663,6 +786,11 @@ impl<K: 'static, V: 'static, S> Drop for HashMap<K, V, S> {
         // Moving the entries out and dropping them frees every node still
         // linked exactly once.
         self.drain(drop);
+        // Nodes this thread retired sit in its partial batch until its 64th
+        // retire, a `flush` or its exit; flush (after `drain`'s guard is
+        // gone: kovan frees a thread's holdings only with no guard of it
+        // alive) so a dropped map gives its memory back.
+        reclaim::flush();
     }
 }
 
@@ -674,10 +802,11 @@ where
     V: Send + Clone + 'static,
     S: BuildHasher + Clone,
 {
-    /// A map with the same buckets, hasher and entries (as seen by an
-    /// iteration of `self`).
+    /// A map with the same floor (the capacity `self` was built with),
+    /// hasher and entries (as seen by an iteration of `self`); it grows to
+    /// fit them, and shrinks back as its source would.
     fn clone(&self) -> Self {
-        let copy = Self::with_capacity_and_hasher(self.capacity(), self.hasher.clone());
+        let copy = Self::with_capacity_and_hasher(self.dir.floor(), self.hasher.clone());
         for (key, value) in self.iter() {
             copy.insert(key, value);
         }
@@ -707,23 +836,30 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     /// into `sink`, each dead node still linked is dropped.
     pub(super) fn drain(&mut self, mut sink: impl FnMut((K, V))) {
         let guard = reclaim::pin();
-        for bucket in self.buckets.iter() {
-            let mut curr = bucket.load(Ordering::Relaxed, &guard);
-            bucket.store_private(Shared::null());
-            while !curr.is_null() {
-                // SAFETY: `&mut self`: no other thread reaches the map; each
-                // node still linked is visited once (retired nodes are not
-                // linked).
-                let next = unsafe { curr.deref() }.next.load(Ordering::Relaxed, &guard);
-                if next.tag() == 0 {
-                    // SAFETY: as above; the node is live, so its entry is moved
-                    // out exactly once.
-                    sink(unsafe { reclaim::take(curr.ptr()) }.into_parts());
-                } else {
-                    // SAFETY: as above.
-                    unsafe { reclaim::destroy(curr.ptr()) };
+        let first = self.dir.first();
+        let mut curr = first.next.load(Ordering::Relaxed, &guard);
+        self.dir.clear_head();
+        while !curr.is_null() {
+            // SAFETY: `&mut self`: no other thread reaches the map; each
+            // element still linked is visited once (retired nodes are not
+            // linked), a node word is an allocated node.
+            match unsafe { list::item(curr) } {
+                Item::Dummy(dummy) => {
+                    curr = dummy.next.load(Ordering::Relaxed, &guard);
+                    self.dir.reset(dummy);
                 }
-                curr = next.with_tag(0);
+                Item::Node(node) => {
+                    let next = node.next.load(Ordering::Relaxed, &guard);
+                    if list::is_dead(next) {
+                        // SAFETY: as above.
+                        unsafe { reclaim::destroy(curr.ptr()) };
+                    } else {
+                        // SAFETY: as above; the node is live, so its entry is
+                        // moved out exactly once.
+                        sink(unsafe { reclaim::take(curr.ptr()) }.into_parts());
+                    }
+                    curr = list::target(next);
+                }
             }
         }
         for stripe in self.len.iter() {
