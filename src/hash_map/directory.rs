@@ -223,10 +223,22 @@ impl<K, V> Directory<K, V> {
     }
 
     /// Where a reader of a key of hash `hash` starts: the dummy of its
-    /// bucket if that is linked, else of the nearest linked ancestor.
-    /// Writes nothing.
+    /// bucket if that is linked, else of the nearest linked ancestor; or
+    /// `None` when the key is certainly absent. Writes nothing.
+    ///
+    /// Absent for certain: the walk up the ancestors reached the bucket
+    /// `r = hash & (floor - 1)` of the floor segment and found it untouched.
+    /// Every writer reads a size of at least the floor, so a writer of any
+    /// key of hash `h` with `h & (floor - 1) == r` prepares a bucket whose
+    /// ancestors include `r`, and `prepare` leaves every ancestor it passes
+    /// claimed or linked *before* the writer links its node. So no node of
+    /// the key was linked before this load read `r` untouched (a node whose
+    /// link happens before the load would have its claim of `r` happen
+    /// before it too, and coherence forbids reading the older 0). This
+    /// spares the lookup of an absent key in a sparsely used table the walk
+    /// from a distant ancestor.
     #[inline]
-    pub(crate) fn reader_start(&self, hash: u64) -> &Link<Node<K, V>> {
+    pub(crate) fn reader_start(&self, hash: u64) -> Option<&Link<Node<K, V>>> {
         // ORDERING: Acquire pairs with the CAS that raised the size, which
         // follows the publication of every segment below it.
         let size = self.size.load(Ordering::Acquire);
@@ -234,10 +246,19 @@ impl<K, V> Directory<K, V> {
         loop {
             // SAFETY: `b < size`, loaded above with Acquire.
             let dummy = unsafe { self.entry(b) };
+            if b == 0 {
+                return Some(&dummy.next);
+            }
             // ORDERING: Acquire pairs with the Release store of `LINKED`, so
             // the link that joined the dummy to the list is visible.
-            if b == 0 || dummy.word.load(Ordering::Acquire) & LINKED != 0 {
-                return &dummy.next;
+            let word = dummy.word.load(Ordering::Acquire);
+            if word & LINKED != 0 {
+                return Some(&dummy.next);
+            }
+            // LINEARIZATION(get): an absent key's, when this load finds the
+            // floor bucket of the key untouched (see above).
+            if word == 0 && b < self.floor() {
+                return None;
             }
             b = parent(b);
         }

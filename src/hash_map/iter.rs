@@ -1,16 +1,16 @@
-//! Iteration: one pass along the split-ordered list, one guard per run
-//! between two linked dummies.
+//! Iteration: one pass along the split-ordered list, one guard per batch
+//! of runs between linked dummies.
 //!
 //! # Guarantee
 //!
 //! An iterator yields every key that is present for the whole iteration
 //! exactly once, never yields a key twice, and yields each key with a value
 //! it held at some moment of the iteration. A key inserted or removed during
-//! the iteration may or may not be yielded. Each run, from a dummy to the
-//! next dummy the walk meets, is read in one completed pass of `list::walk`
+//! the iteration may or may not be yielded. Each batch, from a dummy to a
+//! later dummy the walk meets, is read in one completed pass of `list::walk`
 //! (a pass that had to restart is forgotten, and the run read again from its
 //! dummy); dummies never die or move, and a node's place relative to them is
-//! fixed by its split-order key, so the runs read are disjoint and cover the
+//! fixed by its split-order key, so the batches read are disjoint and cover the
 //! list, however the table grows or shrinks meanwhile. The cost is one load
 //! per node and one per linked dummy, not one per bucket.
 
@@ -21,6 +21,9 @@ use crate::reclaim;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::ops::ControlFlow;
+
+/// Entries plus dummies an iterator reads under one guard (at least).
+const BATCH: usize = 64;
 
 /// An iterator over `(K, V)` clones of a [`HashMap`]'s entries; see
 /// [`HashMap::iter`].
@@ -55,8 +58,8 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     /// Not a snapshot: it yields every key present for the whole iteration
     /// exactly once, never a key twice, each with a value it held during the
     /// iteration; keys inserted or removed meanwhile may or may not appear.
-    /// It holds a guard only while it reads one run of the list (the nodes
-    /// between two linked bucket dummies, about one bucket's worth).
+    /// It holds a guard only while it reads one batch of the list (about 64
+    /// entries and bucket dummies).
     ///
     /// ```
     /// let map = kovan_map::HashMap::with_capacity(8);
@@ -97,11 +100,22 @@ impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {
             let at = self.at?;
             let guard = reclaim::pin();
             let batch = RefCell::new(core::mem::take(&mut self.batch));
+            // One guard for several runs: a batch ends at the first dummy
+            // met after `BATCH` entries or dummies (a restart forgets the
+            // batch and reads it again from `at`).
+            let crossed = core::cell::Cell::new(0usize);
             let next = list::walk(
                 &at.next,
                 &guard,
                 |item| match item {
-                    Item::Dummy(dummy) => ControlFlow::Break(dummy as *const Dummy<K, V>),
+                    Item::Dummy(dummy) => {
+                        crossed.set(crossed.get() + 1);
+                        if crossed.get() + batch.borrow().len() >= BATCH {
+                            ControlFlow::Break(dummy as *const Dummy<K, V>)
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    }
                     Item::Node(node) => {
                         let entry = (node.key().clone(), node.value().clone());
                         batch.borrow_mut().push(entry);
@@ -110,7 +124,10 @@ impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {
                 },
                 // The abandoned pass's entries are forgotten: the next pass
                 // reads the run whole.
-                || batch.borrow_mut().clear(),
+                || {
+                    batch.borrow_mut().clear();
+                    crossed.set(0);
+                },
             );
             // SAFETY: dummies live in the directory until the map, which
             // this iterator borrows for `'a`, is dropped.

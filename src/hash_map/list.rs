@@ -260,13 +260,16 @@ where
     }
 }
 
+/// An insertion point: a link and the word it held.
+pub(crate) type Position<'g, K, V> = (&'g Link<Node<K, V>>, Shared<'g, Node<K, V>>);
+
 /// Where an element of split-order key `so` that no node has (a dummy's)
 /// goes: `(pred, succ)` as in [`Search::Absent`].
 pub(crate) fn position<'g, K: 'static, V: 'static>(
     start: &'g Link<Node<K, V>>,
     so: u64,
     guard: &'g Guard,
-) -> (&'g Link<Node<K, V>>, Shared<'g, Node<K, V>>) {
+) -> Position<'g, K, V> {
     match search(start, so, |_| false, guard) {
         Search::Absent { pred, succ } => (pred, succ),
         Search::Found { .. } => unreachable!("a dummy key matched a node"),

@@ -33,7 +33,10 @@ use core::hash::{BuildHasher, Hash};
 use directory::{node_key, Directory};
 use list::{Item, Node, Search, DELETED, REPLACED};
 
-/// Buckets of a map made by [`HashMap::new`]: 2^19, about 4 MiB of heads.
+/// Buckets of a map made by [`HashMap::new`]: 2^19, 8 MiB of 16-byte
+/// bucket entries, allocated zeroed (pages cost resident memory only once a
+/// bucket in them is used). The table grows from there and never shrinks
+/// below it.
 pub const DEFAULT_BUCKETS: usize = 1 << 19;
 
 /// The most buckets a map may ask for (2^(pointer width − 4) heads).
@@ -311,8 +314,8 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
             stats.entries += run.get();
             stats.longest_chain = stats.longest_chain.max(run.get());
             match next {
-                // SAFETY: dummies live as long as the map.
                 Some(dummy) => {
+                    // SAFETY: dummies live as long as the map.
                     at = unsafe { &*dummy };
                     stats.linked_buckets += 1;
                 }
@@ -363,7 +366,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let start = self.dir.reader_start(hash);
+        let start = self.dir.reader_start(hash)?;
         list::lookup(start, node_key(hash), key, guard).map(|node| node.value())
     }
 
@@ -377,9 +380,12 @@ where
     ///
     /// Present: at the load of the key's node's `next` that finds it untagged
     /// (`LINEARIZATION(get)` in `list.rs`); the value is that node's, and
-    /// values never change inside a node. Absent: at a moment during the walk
-    /// when no live node of the key was reachable (the walk's first load of
-    /// the bucket, or just after the removal of the node it found dead).
+    /// values never change inside a node. Absent: at the load that found the
+    /// key's floor bucket never used (`LINEARIZATION(get)` in
+    /// `directory.rs`), or at a moment during the walk when no live node of
+    /// the key was reachable (the load of the link into the key's place in
+    /// the list, or just after the removal of the node it found dead). A
+    /// resize moves no node, so it changes none of this.
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
