@@ -187,6 +187,7 @@ pub mod hash_map;
 pub mod hopscotch;
 mod payload;
 mod reclaim;
+mod reentry;
 mod shared_api;
 mod sync;
 

@@ -24,3 +24,98 @@ mod hopscotch_map {
     use kovan_map::HopscotchMap;
     crate::api_suite!(HopscotchMap);
 }
+
+/// A closure that writes to its own map panics with "recursive update"
+/// (issue 13: it used to spin forever, re-running the closure after each of
+/// its own writes), for both maps and every closure-taking write.
+mod recursive_update {
+    use kovan_map::{HashMap, HopscotchMap};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    fn message(result: std::thread::Result<()>) -> String {
+        let payload = result.expect_err("the recursive write must panic");
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    }
+
+    macro_rules! recursive_update_tests {
+        ($name:ident, $make:expr) => {
+            mod $name {
+                use super::*;
+
+                #[test]
+                fn compute_calling_compute_on_its_key_panics() {
+                    let map = $make;
+                    map.insert(1u64, 1u64);
+                    let text = message(catch_unwind(AssertUnwindSafe(|| {
+                        map.compute(1, |v| {
+                            map.compute(1, |w| w.map(|w| w + 1));
+                            v.map(|v| v + 1)
+                        });
+                    })));
+                    assert!(text.contains("recursive update"), "{text}");
+                    // The inner call panicked before it wrote: nothing changed,
+                    // and the map is still usable.
+                    assert_eq!(map.get(&1), Some(1));
+                    assert_eq!(map.insert(1, 5), Some(1));
+                }
+
+                #[test]
+                fn compute_inserting_its_key_panics() {
+                    let map = $make;
+                    let text = message(catch_unwind(AssertUnwindSafe(|| {
+                        map.compute(7u64, |_| {
+                            map.insert(7, 1u64);
+                            Some(2)
+                        });
+                    })));
+                    assert!(text.contains("`insert`"), "{text}");
+                }
+
+                #[test]
+                fn other_closures_writing_their_map_panic() {
+                    let map = $make;
+                    map.insert(1u64, 1u64);
+                    let text = message(catch_unwind(AssertUnwindSafe(|| {
+                        map.remove_if(&1, |_| map.remove(&1).is_some());
+                    })));
+                    assert!(text.contains("recursive update"), "{text}");
+                    map.insert(1, 1);
+                    let text = message(catch_unwind(AssertUnwindSafe(|| {
+                        let _ = map.replace_if(1, 3, |_| map.insert(2, 2).is_none());
+                    })));
+                    assert!(text.contains("recursive update"), "{text}");
+                    let text = message(catch_unwind(AssertUnwindSafe(|| {
+                        map.get_or_insert_with(9, || {
+                            map.clear();
+                            9
+                        });
+                    })));
+                    assert!(text.contains("`clear`"), "{text}");
+                }
+
+                #[test]
+                fn closures_may_read_their_map_and_write_another() {
+                    let map = $make;
+                    let other = $make;
+                    map.insert(1u64, 10u64);
+                    let got = map.compute(2, |_| {
+                        other.insert(2, 20);
+                        map.get(&1).map(|v| v + 1)
+                    });
+                    assert_eq!(got, Some(11));
+                    assert_eq!(other.get(&2), Some(20));
+                    // The mark is gone once the closure returns.
+                    map.insert(3, 30);
+                    assert_eq!(map.len(), 3);
+                }
+            }
+        };
+    }
+
+    recursive_update_tests!(hash_map, HashMap::<u64, u64>::with_capacity(8));
+    recursive_update_tests!(hopscotch, HopscotchMap::<u64, u64>::with_capacity(8));
+}

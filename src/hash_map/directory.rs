@@ -151,9 +151,7 @@ impl<K, V> Directory<K, V> {
         let floor_shift = floor.trailing_zeros();
         let count = (super::MAX_BUCKETS.trailing_zeros() - floor_shift) as usize + 1;
         let mut segments = Vec::new();
-        segments
-            .try_reserve_exact(count)
-            .map_err(|_| AllocFailed)?;
+        segments.try_reserve_exact(count).map_err(|_| AllocFailed)?;
         segments.resize_with(count, || AtomicUsize::new(0));
         let first = allocate::<K, V>(floor)?;
         // SAFETY: just allocated with `floor >= 1` entries, not shared yet.
@@ -380,8 +378,8 @@ fn link<K: 'static, V: 'static>(
     start: &Link<Node<K, V>>,
     guard: &Guard,
 ) {
-    let word = Shared::from_owned(dummy as *const Dummy<K, V> as *mut Node<K, V>, guard)
-        .with_tag(DUMMY);
+    let word =
+        Shared::from_owned(dummy as *const Dummy<K, V> as *mut Node<K, V>, guard).with_tag(DUMMY);
     loop {
         let (pred, succ) = list::position(start, key, guard);
         // The dummy is private until the CAS below: nothing reads its link.

@@ -431,12 +431,18 @@ where
     where
         V: Clone,
     {
+        crate::reentry::check(self as *const Self as *const (), "insert");
         let hash = self.hash(&key);
         let so = node_key(hash);
         let mut pending = Pending::new(key, Some(value));
         loop {
             let guard = reclaim::pin();
-            match list::search(self.dir.writer_start(hash, &guard), so, |node| node.key() == pending.key(), &guard) {
+            match list::search(
+                self.dir.writer_start(hash, &guard),
+                so,
+                |node| node.key() == pending.key(),
+                &guard,
+            ) {
                 Search::Absent { pred, succ } => {
                     let node = Shared::from_owned(pending_node(&mut pending, so, succ), &guard);
                     // ORDERING: AcqRel. Release publishes the node's payload
@@ -571,13 +577,19 @@ where
     where
         V: Clone,
     {
+        crate::reentry::check(self as *const Self as *const (), "claim");
         let hash = self.hash(&key);
         let so = node_key(hash);
         let mut pending = Pending::new(key, None);
         let mut make = Some(make);
         loop {
             let guard = reclaim::pin();
-            match list::search(self.dir.writer_start(hash, &guard), so, |node| node.key() == pending.key(), &guard) {
+            match list::search(
+                self.dir.writer_start(hash, &guard),
+                so,
+                |node| node.key() == pending.key(),
+                &guard,
+            ) {
                 Search::Found { node, .. } => {
                     // SAFETY: found under `guard`.
                     return Claim::Present(unsafe { node.deref() }.value().clone());
@@ -585,7 +597,8 @@ where
                 Search::Absent { pred, succ } => {
                     if !pending.has_value() {
                         let make = make.take().expect("value made once");
-                        pending.set_value(make());
+                        pending
+                            .set_value(crate::reentry::run(self as *const Self as *const (), make));
                     }
                     let node = pending_node(&mut pending, so, succ);
                     // SAFETY: the node is still private to this call.
@@ -623,6 +636,7 @@ where
         F: FnMut(&V) -> bool,
         V: Clone,
     {
+        crate::reentry::check(self as *const Self as *const (), "remove_if");
         let hash = self.hash(key);
         let so = node_key(hash);
         loop {
@@ -631,13 +645,18 @@ where
                 pred: link,
                 node,
                 next,
-            } = list::search(self.dir.writer_start(hash, &guard), so, |node| node.key().borrow() == key, &guard)
+            } = list::search(
+                self.dir.writer_start(hash, &guard),
+                so,
+                |node| node.key().borrow() == key,
+                &guard,
+            )
             else {
                 return None;
             };
             // SAFETY: found under `guard`.
             let value = unsafe { node.deref() }.value();
-            if !pred(value) {
+            if !crate::reentry::run(self as *const Self as *const (), || pred(value)) {
                 return None;
             }
             if self.delete(link, node, next, &guard) {
@@ -662,6 +681,7 @@ where
         F: FnMut(&V) -> bool,
         V: Clone,
     {
+        crate::reentry::check(self as *const Self as *const (), "replace_if");
         let hash = self.hash(&key);
         let so = node_key(hash);
         let mut pending = Pending::new(key, Some(value));
@@ -671,13 +691,18 @@ where
                 pred: link,
                 node,
                 next,
-            } = list::search(self.dir.writer_start(hash, &guard), so, |node| node.key() == pending.key(), &guard)
+            } = list::search(
+                self.dir.writer_start(hash, &guard),
+                so,
+                |node| node.key() == pending.key(),
+                &guard,
+            )
             else {
                 return Err(None);
             };
             // SAFETY: found under `guard`.
             let present = unsafe { node.deref() }.value();
-            if !pred(present) {
+            if !crate::reentry::run(self as *const Self as *const (), || pred(present)) {
                 return Err(Some(present.clone()));
             }
             if let Some(old) = self.replace(link, node, next, &mut pending, &guard) {
@@ -709,16 +734,23 @@ where
         F: FnMut(Option<&V>) -> Option<V>,
         V: Clone,
     {
+        crate::reentry::check(self as *const Self as *const (), "compute");
         let hash = self.hash(&key);
         let so = node_key(hash);
         let mut pending = Pending::new(key, None);
         loop {
             let guard = reclaim::pin();
-            match list::search(self.dir.writer_start(hash, &guard), so, |node| node.key() == pending.key(), &guard) {
+            match list::search(
+                self.dir.writer_start(hash, &guard),
+                so,
+                |node| node.key() == pending.key(),
+                &guard,
+            ) {
                 Search::Found { pred, node, next } => {
                     // SAFETY: found under `guard`.
                     let present = unsafe { node.deref() }.value();
-                    match f(Some(present)) {
+                    match crate::reentry::run(self as *const Self as *const (), || f(Some(present)))
+                    {
                         None => {
                             if self.delete(pred, node, next, &guard) {
                                 return None;
@@ -737,24 +769,26 @@ where
                         }
                     }
                 }
-                Search::Absent { pred, succ } => match f(None) {
-                    None => return None,
-                    Some(value) => {
-                        // Cloned while private: after the push this thread's
-                        // guard does not protect the node (see `reclaim`).
-                        let answer = value.clone();
-                        pending.set_value(value);
-                        let node = pending_node(&mut pending, so, succ);
-                        let shared = Shared::from_owned(node, &guard);
-                        // ORDERING: AcqRel, as in `insert`.
-                        // LINEARIZATION(compute): the push of an absent key.
-                        if pred.cas(succ, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
-                            pending.published();
-                            self.inserted(so);
-                            return Some(answer);
+                Search::Absent { pred, succ } => {
+                    match crate::reentry::run(self as *const Self as *const (), || f(None)) {
+                        None => return None,
+                        Some(value) => {
+                            // Cloned while private: after the push this thread's
+                            // guard does not protect the node (see `reclaim`).
+                            let answer = value.clone();
+                            pending.set_value(value);
+                            let node = pending_node(&mut pending, so, succ);
+                            let shared = Shared::from_owned(node, &guard);
+                            // ORDERING: AcqRel, as in `insert`.
+                            // LINEARIZATION(compute): the push of an absent key.
+                            if pred.cas(succ, shared, Ordering::AcqRel, Ordering::Relaxed, &guard) {
+                                pending.published();
+                                self.inserted(so);
+                                return Some(answer);
+                            }
                         }
                     }
-                },
+                }
             }
             sync::hint();
         }
@@ -766,6 +800,7 @@ where
     /// bucket. Every key present for the whole call is removed; a key
     /// inserted during the call may survive it.
     pub fn clear(&self) {
+        crate::reentry::check(self as *const Self as *const (), "clear");
         let mut at = self.dir.first();
         loop {
             let guard = reclaim::pin();

@@ -422,6 +422,7 @@ where
     where
         V: Clone,
     {
+        crate::reentry::check(self as *const Self as *const (), "insert");
         let hash = self.hash(&key);
         let mut pending = Pending::new(key, Some(value));
         loop {
@@ -664,6 +665,7 @@ where
     where
         V: Clone,
     {
+        crate::reentry::check(self as *const Self as *const (), "claim");
         let hash = self.hash(&key);
         let mut pending: Pending<Entry<K, V>> = Pending::new(key, None);
         let mut make = Some(make);
@@ -678,7 +680,8 @@ where
                 Search::Absent(word) => {
                     if !pending.has_value() {
                         let make = make.take().expect("value made once");
-                        pending.set_value(make());
+                        pending
+                            .set_value(crate::reentry::run(self as *const Self as *const (), make));
                     }
                     if let Some(on_insert) = on_insert.take() {
                         // The answer comes from the node while no other
@@ -716,6 +719,7 @@ where
         F: FnMut(&V) -> bool,
         V: Clone,
     {
+        crate::reentry::check(self as *const Self as *const (), "remove_if");
         let hash = self.hash(key);
         loop {
             let guard = reclaim::pin();
@@ -725,7 +729,7 @@ where
                 Search::Absent(_) => return None,
                 Search::Found(found) => {
                     let value = found.entry().value();
-                    if !pred(value) {
+                    if !crate::reentry::run(self as *const Self as *const (), || pred(value)) {
                         return None;
                     }
                     if self.delete(table, &found, &guard) {
@@ -775,6 +779,7 @@ where
         F: FnMut(&V) -> bool,
         V: Clone,
     {
+        crate::reentry::check(self as *const Self as *const (), "replace_if");
         let hash = self.hash(&key);
         let mut pending = Pending::new(key, Some(value));
         loop {
@@ -785,7 +790,7 @@ where
                 Search::Absent(_) => return Err(None),
                 Search::Found(found) => {
                     let present = found.entry().value();
-                    if !pred(present) {
+                    if !crate::reentry::run(self as *const Self as *const (), || pred(present)) {
                         return Err(Some(present.clone()));
                     }
                     if let Some(old) = self.replace(&found, &mut pending, hash, &guard) {
@@ -819,6 +824,7 @@ where
         F: FnMut(Option<&V>) -> Option<V>,
         V: Clone,
     {
+        crate::reentry::check(self as *const Self as *const (), "compute");
         let hash = self.hash(&key);
         let mut pending = Pending::new(key, None);
         loop {
@@ -828,7 +834,8 @@ where
                 Search::Migrating => {}
                 Search::Found(found) => {
                     let present = found.entry().value();
-                    match f(Some(present)) {
+                    match crate::reentry::run(self as *const Self as *const (), || f(Some(present)))
+                    {
                         None => {
                             if self.delete(table, &found, &guard) {
                                 return None;
@@ -847,17 +854,19 @@ where
                         }
                     }
                 }
-                Search::Absent(word) => match f(None) {
-                    None => return None,
-                    Some(value) => {
-                        // As above: cloned before the insert publishes it.
-                        let answer = value.clone();
-                        pending.set_value(value);
-                        if self.insert_new(table, hash, word, &mut pending, &guard) {
-                            return Some(answer);
+                Search::Absent(word) => {
+                    match crate::reentry::run(self as *const Self as *const (), || f(None)) {
+                        None => return None,
+                        Some(value) => {
+                            // As above: cloned before the insert publishes it.
+                            let answer = value.clone();
+                            pending.set_value(value);
+                            if self.insert_new(table, hash, word, &mut pending, &guard) {
+                                return Some(answer);
+                            }
                         }
                     }
-                },
+                }
             }
             sync::hint();
         }
@@ -870,6 +879,7 @@ where
     /// for the whole call is removed; a key inserted during the call may
     /// survive it.
     pub fn clear(&self) {
+        crate::reentry::check(self as *const Self as *const (), "clear");
         let mut cursor = iter::Cursor::start();
         while !cursor.done() {
             let guard = reclaim::pin();
