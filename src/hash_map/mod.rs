@@ -622,7 +622,9 @@ where
     ///
     /// `pred` may run more than once, each time on the value present at that
     /// moment (a concurrent write of the key makes the removal retry); it
-    /// must not use this map. No lock is held while it runs.
+    /// must not write to this map: such a write panics ("recursive update";
+    /// it would make the removal retry forever). Reading the map is fine.
+    /// No lock is held while it runs.
     ///
     /// # Linearizability
     ///
@@ -719,7 +721,9 @@ where
     ///
     /// `f` may run more than once: each attempt calls it on the value then
     /// present, and an attempt whose CAS loses to a concurrent write of the
-    /// key retries. It must not use this map, and should be cheap and free
+    /// key retries. It must not write to this map (that panics with "recursive
+    /// update": the write would make the call retry forever; reads are
+    /// fine), and should be cheap and free
     /// of side effects. No lock is held while it runs.
     ///
     /// # Linearizability
