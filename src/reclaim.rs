@@ -37,12 +37,13 @@
 //!   until the guard is dropped (its birth is at most the epoch the load
 //!   published or confirmed, and its retirement scan comes after the load);
 //! * a node this thread allocated is **not** protected by this thread's
-//!   guard once another thread can retire it. After the CAS that publishes
-//!   it, never dereference it through [`Shared::from_owned`]: take what the
-//!   caller needs (a clone of the value, a reference to return) from the
-//!   still-private node before the CAS, or reach the node again through a
-//!   protected load. (The map code once broke this rule in six places: the
-//!   use-after-free of issue 7.)
+//!   guard once another thread can retire it, *unless* a protected load of
+//!   the same critical section came after the allocation ([`cover_own`]).
+//!   After the CAS that publishes it, never dereference it through
+//!   [`Shared::from_owned`] otherwise: take what the caller needs (a clone
+//!   of the value) from the still-private node before the CAS, or call
+//!   `cover_own` between the allocation and the CAS. (The map code once
+//!   broke this rule in six places: the use-after-free of issue 7.)
 //!
 //! # The model reclaimer
 //!
@@ -56,6 +57,25 @@
 //! and forbids.
 
 pub use imp::*;
+
+/// Makes `guard` protect every node this thread allocated earlier in the
+/// guard's critical section, by one protected load (of any link: `link`).
+///
+/// kovan stamps a node's birth with the thread's cached birth epoch, which
+/// is never above the global epoch; a protected load reads the global epoch
+/// after the allocation and leaves the thread's slot published at or above
+/// what it read (the fast path: already there; the cold path: published
+/// now). So the slot covers the birth, and a batch holding the node is
+/// kept for the slot when it is retired, until the thread's next outermost
+/// `pin`. Call it after the allocation and **before** the CAS that
+/// publishes the node (after the CAS another thread may already have
+/// retired it and scanned the slots). The model reclaimer checks the same
+/// rule: a dereference of the node after publication passes only if the
+/// slot held it at the scan.
+#[inline]
+pub(crate) fn cover_own<T>(link: &Link<T>, guard: &Guard) {
+    let _ = link.load(crate::sync::Ordering::Relaxed, guard);
+}
 
 /// Low bits of a [`Link`] word that the maps may use as tags.
 pub(crate) const TAG_BITS: usize = 0b111;

@@ -119,3 +119,65 @@ mod recursive_update {
     recursive_update_tests!(hash_map, HashMap::<u64, u64>::with_capacity(8));
     recursive_update_tests!(hopscotch, HopscotchMap::<u64, u64>::with_capacity(8));
 }
+
+/// The borrowing API needs no `Clone`: a word counter of `AtomicU64`s
+/// shared by threads, and `Mutex` values replaced while borrowed.
+mod pinned {
+    use kovan_map::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    #[test]
+    fn a_shared_counter_of_atomics_counts_every_hit() {
+        let words: HashMap<u64, AtomicU64> = HashMap::with_capacity(4);
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let words = &words;
+                s.spawn(move || {
+                    for i in 0..2_000u64 {
+                        let m = words.pin();
+                        m.get_or_insert_with((i * 7 + t) % 100, || AtomicU64::new(0))
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        let m = words.pin();
+        let total: u64 = m.iter().map(|(_, n)| n.load(Ordering::Relaxed)).sum();
+        assert_eq!(total, 8_000);
+        assert_eq!(m.iter().count(), 100);
+        assert_eq!(m.len(), 100);
+    }
+
+    #[test]
+    fn borrowed_old_values_stay_readable_while_other_threads_churn() {
+        let map: HashMap<u64, Mutex<Vec<u64>>> = HashMap::with_capacity(2);
+        std::thread::scope(|s| {
+            for t in 0..2u64 {
+                let map = &map;
+                s.spawn(move || {
+                    for i in 0..3_000u64 {
+                        let key = i % 50;
+                        let m = map.pin();
+                        if let Some(old) = m.insert(key, Mutex::new(vec![t, i])) {
+                            // The replaced value is retired, yet still ours to read.
+                            let old = old.lock().unwrap();
+                            assert_eq!(old.len(), 2);
+                        }
+                        if i % 3 == 0 {
+                            if let Some(gone) = m.remove(&((key + 1) % 50)) {
+                                assert_eq!(gone.lock().unwrap().len(), 2);
+                            }
+                        }
+                        if let Some(v) = m.compute(key + 100, |v| {
+                            Some(Mutex::new(vec![v.map_or(0, |v| v.lock().unwrap()[0] + 1)]))
+                        }) {
+                            assert!(!v.lock().unwrap().is_empty());
+                        }
+                    }
+                });
+            }
+        });
+        assert!(map.capacity() >= 64, "grew: {}", map.capacity());
+    }
+}

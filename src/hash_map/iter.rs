@@ -89,6 +89,47 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     }
 }
 
+/// Reads one batch of the list from the dummy `at` under `guard` into
+/// `out` (`extract` of each live node, in list order), the batch ending at
+/// the first dummy met after about [`BATCH`] entries and dummies; answers
+/// that dummy, or `None` at the list's end. A pass that must restart
+/// forgets what it put into `out` and reads the batch again from `at`.
+pub(super) fn read_batch<'g, K, V, T>(
+    at: &'g Dummy<K, V>,
+    guard: &'g reclaim::Guard,
+    out: &mut Vec<T>,
+    extract: impl Fn(&'g super::list::Node<K, V>) -> T,
+) -> Option<*const Dummy<K, V>> {
+    let batch = RefCell::new(core::mem::take(out));
+    let crossed = core::cell::Cell::new(0usize);
+    let next = list::walk(
+        &at.next,
+        guard,
+        |item| match item {
+            Item::Dummy(dummy) => {
+                crossed.set(crossed.get() + 1);
+                if crossed.get() + batch.borrow().len() >= BATCH {
+                    ControlFlow::Break(dummy as *const Dummy<K, V>)
+                } else {
+                    ControlFlow::Continue(())
+                }
+            }
+            Item::Node(node) => {
+                batch.borrow_mut().push(extract(node));
+                ControlFlow::Continue(())
+            }
+        },
+        // The abandoned pass's entries are forgotten: the next pass reads
+        // the batch whole.
+        || {
+            batch.borrow_mut().clear();
+            crossed.set(0);
+        },
+    );
+    *out = batch.into_inner();
+    next
+}
+
 impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {
     type Item = (K, V);
 
@@ -99,40 +140,12 @@ impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {
             }
             let at = self.at?;
             let guard = reclaim::pin();
-            let batch = RefCell::new(core::mem::take(&mut self.batch));
-            // One guard for several runs: a batch ends at the first dummy
-            // met after `BATCH` entries or dummies (a restart forgets the
-            // batch and reads it again from `at`).
-            let crossed = core::cell::Cell::new(0usize);
-            let next = list::walk(
-                &at.next,
-                &guard,
-                |item| match item {
-                    Item::Dummy(dummy) => {
-                        crossed.set(crossed.get() + 1);
-                        if crossed.get() + batch.borrow().len() >= BATCH {
-                            ControlFlow::Break(dummy as *const Dummy<K, V>)
-                        } else {
-                            ControlFlow::Continue(())
-                        }
-                    }
-                    Item::Node(node) => {
-                        let entry = (node.key().clone(), node.value().clone());
-                        batch.borrow_mut().push(entry);
-                        ControlFlow::Continue(())
-                    }
-                },
-                // The abandoned pass's entries are forgotten: the next pass
-                // reads the run whole.
-                || {
-                    batch.borrow_mut().clear();
-                    crossed.set(0);
-                },
-            );
+            let next = read_batch(at, &guard, &mut self.batch, |node| {
+                (node.key().clone(), node.value().clone())
+            });
             // SAFETY: dummies live in the directory until the map, which
             // this iterator borrows for `'a`, is dropped.
             self.at = next.map(|dummy| unsafe { &*dummy });
-            self.batch = batch.into_inner();
             self.batch.reverse();
         }
     }

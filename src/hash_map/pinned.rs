@@ -1,0 +1,495 @@
+//! The borrowing API: [`HashMap::pin`] gives a [`Pinned`] handle whose
+//! reads and writes answer references into the map, valid while the handle
+//! lives, so neither keys nor values need `Clone`.
+//!
+//! # Why the references are valid
+//!
+//! Every reference points into a node found, or published, under the
+//! handle's one guard:
+//!
+//! * a node loaded through a link while reachable stays allocated until the
+//!   guard drops (kovan's rule; `reclaim`'s module doc): the values `get`
+//!   finds, and the *old* values `insert` replaces and `remove` removes
+//!   (retired by then, but protected);
+//! * a node this thread allocates is protected only after a protected load
+//!   that follows its allocation: `get_or_insert_with` and `compute` call
+//!   [`reclaim::cover_own`] between the allocation and the publishing CAS,
+//!   and only then answer a reference into their own node.
+
+use super::directory::node_key;
+use super::iter::read_batch;
+use super::list::{self, Node, Search};
+use super::{pending_node, HashMap};
+use crate::payload::Pending;
+use crate::reclaim::{self, Guard, Shared};
+use crate::sync::{self, Ordering};
+use alloc::vec::Vec;
+use core::borrow::Borrow;
+use core::hash::{BuildHasher, Hash};
+
+/// A critical section on one [`HashMap`], from [`HashMap::pin`]: its
+/// methods answer references valid until it is dropped.
+///
+/// A reference cannot outlive the handle:
+///
+/// ```compile_fail
+/// let map = kovan_map::HashMap::with_capacity(8);
+/// map.insert(1, String::from("one"));
+/// let one = {
+///     let m = map.pin();
+///     m.get(&1).unwrap()
+/// };
+/// assert_eq!(one, "one");
+/// ```
+///
+/// Nor can the handle cross threads (it holds this thread's [`Guard`]):
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let map: kovan_map::HashMap<u64, u64> = kovan_map::HashMap::with_capacity(8);
+/// assert_send(map.pin());
+/// ```
+pub struct Pinned<'m, K: 'static, V: 'static, S> {
+    pub(super) map: &'m HashMap<K, V, S>,
+    pub(super) guard: Guard,
+}
+
+impl<K: 'static, V: 'static, S> core::ops::Deref for Pinned<'_, K, V, S> {
+    type Target = Guard;
+
+    /// The handle's guard, for [`HashMap::get_ref`].
+    fn deref(&self) -> &Guard {
+        &self.guard
+    }
+}
+
+impl<K: 'static, V: 'static, S> core::fmt::Debug for Pinned<'_, K, V, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pinned").finish_non_exhaustive()
+    }
+}
+
+impl<'m, K: 'static, V: 'static, S> Pinned<'m, K, V, S> {
+    /// The map.
+    pub fn map(&self) -> &'m HashMap<K, V, S> {
+        self.map
+    }
+
+    /// The number of entries, as [`HashMap::len`].
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether [`len`](Self::len) is zero.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// An iterator over `(&K, &V)` of the entries, with the guarantee of
+    /// [`HashMap::iter`] (every key present for the whole iteration exactly
+    /// once, never a key twice), under this handle's guard: no clones.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert("k", vec![1, 2, 3]);
+    /// let m = map.pin();
+    /// let total: usize = m.iter().map(|(_, v)| v.len()).sum();
+    /// assert_eq!(total, 3);
+    /// ```
+    pub fn iter(&self) -> PinnedIter<'_, K, V> {
+        PinnedIter {
+            at: Some(self.map.dir.first()),
+            guard: &self.guard,
+            batch: Vec::new(),
+        }
+    }
+}
+
+impl<K, V, S> Pinned<'_, K, V, S>
+where
+    K: Hash + Eq + 'static,
+    V: 'static,
+    S: BuildHasher,
+{
+    /// The value of `key`, borrowed.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`HashMap::get`]: it takes effect at one instant, the load that
+    /// found the key's node live (or the moment the key was absent).
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(1, "one");
+    /// assert_eq!(map.pin().get(&1), Some(&"one"));
+    /// ```
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.get_ref(key, &self.guard)
+    }
+
+    /// The key and value of `key`, borrowed.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`get`](Self::get).
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(String::from("k"), 1);
+    /// assert_eq!(map.pin().get_key_value("k"), Some((&String::from("k"), &1)));
+    /// ```
+    pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.map.hash(key);
+        let start = self.map.dir.reader_start(hash)?;
+        list::lookup(start, node_key(hash), key, &self.guard).map(|node| (node.key(), node.value()))
+    }
+
+    /// Whether `key` is present.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`get`](Self::get).
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.get(key).is_some()
+    }
+}
+
+impl<K, V, S> Pinned<'_, K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
+    /// Inserts `value` under `key`; answers the value it replaced, borrowed
+    /// (retired by the map, but valid while this handle lives).
+    ///
+    /// # Linearizability
+    ///
+    /// As [`HashMap::insert`]: a concurrent `get` sees the old value or the
+    /// new one, never neither (the push of a new key, or the `REPLACED` tag
+    /// of the old node).
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// let m = map.pin();
+    /// assert!(m.insert(1, Mutex::new(1)).is_none());
+    /// let old = m.insert(1, Mutex::new(2)).unwrap();
+    /// assert_eq!(*old.lock().unwrap(), 1);
+    /// assert_eq!(*m.get(&1).unwrap().lock().unwrap(), 2);
+    /// ```
+    pub fn insert(&self, key: K, value: V) -> Option<&V> {
+        self.map.insert_in(key, value, &self.guard)
+    }
+
+    /// Removes `key`; answers its value, borrowed (valid while this handle
+    /// lives).
+    ///
+    /// # Linearizability
+    ///
+    /// As [`HashMap::remove`]: the `DELETED` tag on the key's node.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(1, String::from("one"));
+    /// let m = map.pin();
+    /// assert_eq!(m.remove(&1).map(String::as_str), Some("one"));
+    /// assert_eq!(m.get(&1), None);
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.remove_in(key, &self.guard)
+    }
+
+    /// The value of `key`, or `make()` inserted; borrowed either way.
+    /// `make` runs at most once, and only if the key was absent when looked
+    /// up.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`HashMap::get_or_insert_with`]: of calls racing on an absent key
+    /// exactly one inserts (its push), and the others answer its value.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// let m = map.pin();
+    /// m.get_or_insert_with("hits", || AtomicU64::new(0)).fetch_add(1, Ordering::Relaxed);
+    /// m.get_or_insert_with("hits", || AtomicU64::new(0)).fetch_add(1, Ordering::Relaxed);
+    /// assert_eq!(m.get("hits").unwrap().load(Ordering::Relaxed), 2);
+    /// ```
+    pub fn get_or_insert_with<F>(&self, key: K, make: F) -> &V
+    where
+        F: FnOnce() -> V,
+    {
+        self.map.claim_in(key, make, &self.guard)
+    }
+
+    /// The value of `key`, or `value` inserted; borrowed either way.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`get_or_insert_with`](Self::get_or_insert_with).
+    pub fn get_or_insert(&self, key: K, value: V) -> &V {
+        self.map.claim_in(key, || value, &self.guard)
+    }
+
+    /// One atomic read-modify-write of `key`, as [`HashMap::compute`];
+    /// answers the value the key holds after it, borrowed.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`HashMap::compute`]: the CAS of the attempt that succeeds.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// let m = map.pin();
+    /// assert_eq!(m.compute("n", |v| Some(v.map_or(1, |v| v + 1))), Some(&1));
+    /// assert_eq!(m.compute("n", |v| Some(v.map_or(1, |v| v + 1))), Some(&2));
+    /// assert_eq!(m.compute("n", |_| None), None);
+    /// ```
+    pub fn compute<F>(&self, key: K, f: F) -> Option<&V>
+    where
+        F: FnMut(Option<&V>) -> Option<V>,
+    {
+        self.map.compute_in(key, f, &self.guard)
+    }
+}
+
+/// An iterator over `(&K, &V)` under a [`Pinned`] handle; see
+/// [`Pinned::iter`].
+pub struct PinnedIter<'p, K: 'static, V: 'static> {
+    at: Option<&'p super::directory::Dummy<K, V>>,
+    guard: &'p Guard,
+    /// The entries of the last batch read, in reverse list order.
+    batch: Vec<(&'p K, &'p V)>,
+}
+
+impl<'p, K: 'static, V: 'static> Iterator for PinnedIter<'p, K, V> {
+    type Item = (&'p K, &'p V);
+
+    fn next(&mut self) -> Option<(&'p K, &'p V)> {
+        loop {
+            if let Some(entry) = self.batch.pop() {
+                return Some(entry);
+            }
+            let at = self.at?;
+            let next = read_batch(at, self.guard, &mut self.batch, |node: &'p Node<K, V>| {
+                (node.key(), node.value())
+            });
+            // SAFETY: dummies live in the directory until the map, which the
+            // handle borrows for longer than `'p`, is dropped.
+            self.at = next.map(|dummy| unsafe { &*dummy });
+            self.batch.reverse();
+        }
+    }
+}
+
+// The cores of the borrowing writes, under a caller's guard.
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Send + 'static,
+    S: BuildHasher,
+{
+    /// `insert` under `guard`, answering the replaced value borrowed.
+    pub(super) fn insert_in<'g>(&'g self, key: K, value: V, guard: &'g Guard) -> Option<&'g V> {
+        crate::reentry::check(self as *const Self as *const (), "insert");
+        let hash = self.hash(&key);
+        let so = node_key(hash);
+        let mut pending = Pending::new(key, Some(value));
+        loop {
+            match list::search(
+                self.dir.writer_start(hash, guard),
+                so,
+                |node| node.key() == pending.key(),
+                guard,
+            ) {
+                Search::Absent { pred, succ } => {
+                    let node = Shared::from_owned(pending_node(&mut pending, so, succ), guard);
+                    // ORDERING: AcqRel, as in `insert`.
+                    // LINEARIZATION(insert): the push of a new key.
+                    if pred.cas(succ, node, Ordering::AcqRel, Ordering::Relaxed, guard) {
+                        pending.published();
+                        self.inserted(so);
+                        return None;
+                    }
+                }
+                Search::Found { pred, node, next } => {
+                    if let Some(old) = self.replace(pred, node, next, &mut pending, guard) {
+                        return Some(old);
+                    }
+                }
+            }
+            sync::hint();
+        }
+    }
+
+    /// `remove` under `guard`, answering the removed value borrowed.
+    pub(super) fn remove_in<'g, Q>(&'g self, key: &Q, guard: &'g Guard) -> Option<&'g V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        crate::reentry::check(self as *const Self as *const (), "remove");
+        let hash = self.hash(key);
+        let so = node_key(hash);
+        loop {
+            let Search::Found { pred, node, next } = list::search(
+                self.dir.writer_start(hash, guard),
+                so,
+                |node| node.key().borrow() == key,
+                guard,
+            ) else {
+                return None;
+            };
+            if self.delete(pred, node, next, guard) {
+                // SAFETY: found under `guard` while reachable: protected
+                // until the guard drops, retired or not.
+                return Some(unsafe { node.deref() }.value());
+            }
+            sync::hint();
+        }
+    }
+
+    /// `get_or_insert_with` under `guard`, answering a borrowed value.
+    pub(super) fn claim_in<'g>(
+        &'g self,
+        key: K,
+        make: impl FnOnce() -> V,
+        guard: &'g Guard,
+    ) -> &'g V {
+        crate::reentry::check(self as *const Self as *const (), "get_or_insert_with");
+        let hash = self.hash(&key);
+        let so = node_key(hash);
+        let mut pending = Pending::new(key, None);
+        let mut make = Some(make);
+        loop {
+            match list::search(
+                self.dir.writer_start(hash, guard),
+                so,
+                |node| node.key() == pending.key(),
+                guard,
+            ) {
+                Search::Found { node, .. } => {
+                    // SAFETY: found under `guard`.
+                    return unsafe { node.deref() }.value();
+                }
+                Search::Absent { pred, succ } => {
+                    if !pending.has_value() {
+                        let make = make.take().expect("value made once");
+                        let value = crate::reentry::run(self as *const Self as *const (), make);
+                        pending.set_value(value);
+                    }
+                    let node = pending_node(&mut pending, so, succ);
+                    // The guard now covers the node's birth: see the module doc.
+                    reclaim::cover_own(pred, guard);
+                    // ORDERING: AcqRel, as in `insert`.
+                    // LINEARIZATION(insert_if_absent): the push of the key.
+                    let shared = Shared::from_owned(node, guard);
+                    if pred.cas(
+                        succ,
+                        shared,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                        guard,
+                    ) {
+                        pending.published();
+                        self.inserted(so);
+                        // SAFETY: allocated before `cover_own`'s protected
+                        // load in this guard's critical section, so protected
+                        // until the guard drops (see `reclaim::cover_own`;
+                        // the model reclaimer checks this dereference).
+                        return unsafe { shared.deref() }.value();
+                    }
+                }
+            }
+            sync::hint();
+        }
+    }
+
+    /// `compute` under `guard`, answering the value after it borrowed.
+    pub(super) fn compute_in<'g>(
+        &'g self,
+        key: K,
+        mut f: impl FnMut(Option<&V>) -> Option<V>,
+        guard: &'g Guard,
+    ) -> Option<&'g V> {
+        crate::reentry::check(self as *const Self as *const (), "compute");
+        let hash = self.hash(&key);
+        let so = node_key(hash);
+        let mut pending = Pending::new(key, None);
+        loop {
+            match list::search(
+                self.dir.writer_start(hash, guard),
+                so,
+                |node| node.key() == pending.key(),
+                guard,
+            ) {
+                Search::Found { pred, node, next } => {
+                    // SAFETY: found under `guard`.
+                    let present = unsafe { node.deref() }.value();
+                    match crate::reentry::run(self as *const Self as *const (), || f(Some(present)))
+                    {
+                        None => {
+                            if self.delete(pred, node, next, guard) {
+                                return None;
+                            }
+                        }
+                        Some(value) => {
+                            pending.set_value(value);
+                            let new = Shared::from_owned(pending.node(so), guard);
+                            // The guard now covers the replacement's birth.
+                            reclaim::cover_own(pred, guard);
+                            if self
+                                .replace(pred, node, next, &mut pending, guard)
+                                .is_some()
+                            {
+                                // SAFETY: allocated before `cover_own`'s
+                                // protected load under this guard.
+                                return Some(unsafe { new.deref() }.value());
+                            }
+                        }
+                    }
+                }
+                Search::Absent { pred, succ } => {
+                    match crate::reentry::run(self as *const Self as *const (), || f(None)) {
+                        None => return None,
+                        Some(value) => {
+                            pending.set_value(value);
+                            let node = pending_node(&mut pending, so, succ);
+                            // The guard now covers the node's birth.
+                            reclaim::cover_own(pred, guard);
+                            let shared = Shared::from_owned(node, guard);
+                            // ORDERING: AcqRel, as in `insert`.
+                            // LINEARIZATION(compute): the push of an absent key.
+                            if pred.cas(succ, shared, Ordering::AcqRel, Ordering::Relaxed, guard) {
+                                pending.published();
+                                self.inserted(so);
+                                // SAFETY: allocated before `cover_own`'s
+                                // protected load under this guard.
+                                return Some(unsafe { shared.deref() }.value());
+                            }
+                        }
+                    }
+                }
+            }
+            sync::hint();
+        }
+    }
+}
