@@ -52,6 +52,20 @@ impl<K, V> Payload<K, V> {
         self.value.with(|p| unsafe { &*p })
     }
 
+    /// The value, mutably.
+    ///
+    /// # Safety
+    ///
+    /// The caller has exclusive access to the map holding the payload
+    /// (`&mut` to the map), so no other reference to the value exists.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn value_mut(&self) -> &mut V {
+        // SAFETY: the caller's exclusivity; the reference lives no longer
+        // than `self`.
+        self.value.with_mut(|p| unsafe { &mut *p })
+    }
+
     #[inline]
     pub(crate) fn matches<Q>(&self, hash: u64, key: &Q) -> bool
     where

@@ -2,10 +2,11 @@
 //! and the public operations derived from each map's core ones (`claim`,
 //! `remove_if`, `replace_if`, `insert`).
 
-/// `Debug`, `PartialEq`, `Eq` and both `Extend`s for a map type with
+/// `PartialEq`, `Eq`, both `Extend`s and `From<[(K, V); N]>` (and, with
+/// `debug_by_clone`, a `Debug` through clones) for a map type with
 /// kovan-map's API (`iter`, `len`, `get`, `extend(&self, ..)`).
 macro_rules! impl_std_traits {
-    ($Map:ident $(, const $H:ident)?) => {
+    ($Map:ident, debug_by_clone $(, const $H:ident)?) => {
         impl<K, V, S $(, const $H: usize)?> core::fmt::Debug for $Map<K, V, S $(, $H)?>
         where
             K: Clone + core::fmt::Debug + 'static,
@@ -15,6 +16,9 @@ macro_rules! impl_std_traits {
                 f.debug_map().entries(self.iter()).finish()
             }
         }
+        $crate::shared_api::impl_std_traits!($Map $(, const $H)?);
+    };
+    ($Map:ident $(, const $H:ident)?) => {
 
         impl<K, V, S $(, const $H: usize)?> PartialEq for $Map<K, V, S $(, $H)?>
         where
@@ -60,6 +64,20 @@ macro_rules! impl_std_traits {
         {
             fn extend<I: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: I) {
                 $Map::extend(&*self, iter.into_iter().map(|(k, v)| (*k, *v)));
+            }
+        }
+
+        impl<K, V, S, const N: usize $(, const $H: usize)?> From<[(K, V); N]> for $Map<K, V, S $(, $H)?>
+        where
+            K: core::hash::Hash + Eq + Send + 'static,
+            V: Send + Clone + 'static,
+            S: core::hash::BuildHasher + Default,
+        {
+            /// A map of the pairs (later pairs win), sized for `N`.
+            fn from(pairs: [(K, V); N]) -> Self {
+                let map = Self::with_capacity_and_hasher(N.max(1), S::default());
+                $Map::extend(&map, pairs);
+                map
             }
         }
     };

@@ -88,6 +88,13 @@ impl<T> UnsafeCell<T> {
         self.0.with(f)
     }
 
+    /// Runs `f` with a pointer for writing (the caller has exclusive access
+    /// to the cell's map); loom checks the write here.
+    #[inline]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        self.0.with_mut(f)
+    }
+
     /// Consumes the cell (the caller owns it: no other thread can reach it).
     #[inline]
     pub(crate) fn into_inner(self) -> T {
@@ -112,6 +119,13 @@ impl<T> UnsafeCell<T> {
     /// Runs `f` with a pointer for reading.
     #[inline(always)]
     pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` with a pointer for writing (the caller has exclusive access
+    /// to the cell's map).
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }
 

@@ -181,3 +181,73 @@ mod pinned {
         assert!(map.capacity() >= 64, "grew: {}", map.capacity());
     }
 }
+
+/// std-like methods of `HashMap` (issue 13).
+mod std_like {
+    use kovan_map::HashMap;
+    use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn debug_needs_no_clone() {
+        let map: HashMap<u64, AtomicU64> = HashMap::with_capacity(4);
+        map.pin().insert(1, AtomicU64::new(7));
+        assert_eq!(format!("{map:?}"), "{1: 7}");
+    }
+
+    #[test]
+    fn from_an_array_later_pairs_win() {
+        let map: HashMap<&str, u32> = HashMap::from([("a", 1), ("b", 2), ("a", 3)]);
+        assert_eq!(map.len(), 2);
+        assert_eq!(map.get("a"), Some(3));
+    }
+
+    #[test]
+    fn get_mut_and_iter_mut_change_values_in_place() {
+        let mut map: HashMap<u64, Vec<u64>> = HashMap::with_capacity(1);
+        for i in 0..100 {
+            map.insert(i, vec![i]);
+        }
+        map.get_mut(&5).unwrap().push(50);
+        assert!(map.get_mut(&500).is_none());
+        for (k, v) in map.iter_mut() {
+            v.push(*k + 1);
+        }
+        assert_eq!(map.get(&5), Some(vec![5, 50, 6]));
+        assert_eq!(map.iter_mut().count(), 100);
+    }
+
+    #[test]
+    fn retain_keeps_exactly_what_it_is_told() {
+        let map = HashMap::with_capacity(2);
+        for i in 0..1000u64 {
+            map.insert(i, i * 2);
+        }
+        map.retain(|k, v| k % 3 == 0 && *v < 1000);
+        let mut left: Vec<u64> = map.keys().collect();
+        left.sort();
+        assert_eq!(left, (0..500).filter(|k| k % 3 == 0).collect::<Vec<_>>());
+        assert_eq!(map.len(), left.len());
+    }
+
+    #[test]
+    fn reserve_and_shrink_to_fit_move_the_capacity() {
+        let map: HashMap<u64, u64> = HashMap::with_capacity(4);
+        map.reserve(10_000);
+        assert!(map.capacity() * 3 / 4 >= 10_000);
+        for i in 0..10_000 {
+            map.insert(i, i);
+        }
+        let grown = map.capacity();
+        map.reserve(1);
+        assert_eq!(map.capacity(), grown, "already room for one more");
+        for i in 0..9_990 {
+            map.remove(&i);
+        }
+        map.shrink_to_fit();
+        assert!(map.capacity() <= 16, "{}", map.capacity());
+        assert!(map.capacity() >= 4);
+        for i in 9_990..10_000 {
+            assert_eq!(map.get(&i), Some(i));
+        }
+    }
+}

@@ -347,18 +347,42 @@ where
         Q: Hash + Eq + ?Sized,
     {
         crate::reentry::check(self as *const Self as *const (), "remove");
+        self.remove_if_in(key, |_| true, guard)
+    }
+
+    /// `remove_if` under `guard`, answering the removed value borrowed.
+    /// `pred` runs as the caller arranged (the caller marks user closures).
+    pub(super) fn remove_if_in<'g, Q>(
+        &'g self,
+        key: &Q,
+        mut pred: impl FnMut(&V) -> bool,
+        guard: &'g Guard,
+    ) -> Option<&'g V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let hash = self.hash(key);
         let so = node_key(hash);
         loop {
-            let Search::Found { pred, node, next } = list::search(
+            let Search::Found {
+                pred: pred_link,
+                node,
+                next,
+            } = list::search(
                 self.dir.writer_start(hash, guard),
                 so,
                 |node| node.key().borrow() == key,
                 guard,
-            ) else {
+            )
+            else {
                 return None;
             };
-            if self.delete(pred, node, next, guard) {
+            // SAFETY: found under `guard`.
+            if !pred(unsafe { node.deref() }.value()) {
+                return None;
+            }
+            if self.delete(pred_link, node, next, guard) {
                 // SAFETY: found under `guard` while reachable: protected
                 // until the guard drops, retired or not.
                 return Some(unsafe { node.deref() }.value());
@@ -402,13 +426,7 @@ where
                     // ORDERING: AcqRel, as in `insert`.
                     // LINEARIZATION(insert_if_absent): the push of the key.
                     let shared = Shared::from_owned(node, guard);
-                    if pred.cas(
-                        succ,
-                        shared,
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                        guard,
-                    ) {
+                    if pred.cas(succ, shared, Ordering::AcqRel, Ordering::Relaxed, guard) {
                         pending.published();
                         self.inserted(so);
                         // SAFETY: allocated before `cover_own`'s protected

@@ -980,7 +980,7 @@ impl<K: 'static, V: 'static, S, const H: usize> Drop for HopscotchMap<K, V, S, H
     }
 }
 
-crate::shared_api::impl_std_traits!(HopscotchMap, const H);
+crate::shared_api::impl_std_traits!(HopscotchMap, debug_by_clone, const H);
 
 impl<K, V, S, const H: usize> Clone for HopscotchMap<K, V, S, H>
 where
