@@ -251,3 +251,50 @@ mod std_like {
         }
     }
 }
+
+/// The borrowing API of `HopscotchMap`.
+mod hopscotch_pinned {
+    use kovan_map::HopscotchMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    #[test]
+    fn a_shared_counter_of_atomics_counts_every_hit_across_resizes() {
+        let words: HopscotchMap<u64, AtomicU64> = HopscotchMap::with_capacity(4);
+        std::thread::scope(|s| {
+            for t in 0..3u64 {
+                let words = &words;
+                s.spawn(move || {
+                    for i in 0..3_000u64 {
+                        let m = words.pin();
+                        m.get_or_insert_with((i * 7 + t) % 500, || AtomicU64::new(0))
+                            .fetch_add(1, Ordering::Relaxed);
+                        if i % 10 == 0 {
+                            if let Some(v) = m.compute(1000 + i % 7, |v| {
+                                Some(AtomicU64::new(
+                                    v.map_or(0, |v| v.load(Ordering::Relaxed)) + 1,
+                                ))
+                            }) {
+                                assert!(v.load(Ordering::Relaxed) >= 1);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let m = words.pin();
+        let total: u64 = m
+            .iter()
+            .filter(|(k, _)| **k < 1000)
+            .map(|(_, n)| n.load(Ordering::Relaxed))
+            .sum();
+        assert_eq!(total, 9_000);
+        assert_eq!(m.iter().count(), 507);
+        assert!(m.remove(&0).is_some());
+        assert!(m.insert(0, AtomicU64::new(5)).is_none());
+        assert_eq!(
+            m.insert(0, AtomicU64::new(6))
+                .map(|v| v.load(Ordering::Relaxed)),
+            Some(5)
+        );
+    }
+}

@@ -118,3 +118,34 @@ fn borrowed_old_values_of_insert_and_remove_stay_valid() {
         },
     );
 }
+
+mod hopscotch {
+    use kovan_map::HopscotchMap;
+    use kovan_map_models::harness::{loom_race, KeyIsHash};
+
+    type Map = HopscotchMap<u64, u64, KeyIsHash, 2>;
+
+    #[test]
+    fn a_borrowed_inserted_entry_survives_its_removal_by_another_thread() {
+        // As the HashMap scenario, on a 4-slot hopscotch table. Would catch:
+        // `claim_in` without `cover_own` (mutant hs-pinned-claim-no-cover).
+        loom_race(
+            2,
+            || Map::with_capacity_and_hasher(4, KeyIsHash),
+            |m: &Map| {
+                let p = m.pin();
+                let v = p.get_or_insert_with(1, || {
+                    kovan_map::flush();
+                    10
+                });
+                loom::thread::yield_now();
+                *v
+            },
+            |m: &Map| m.remove(&1),
+            |m: &Map, got, removed| {
+                assert_eq!(got, 10);
+                assert_eq!(m.get(&1), if removed.is_some() { None } else { Some(10) });
+            },
+        );
+    }
+}

@@ -26,10 +26,12 @@
 mod entry;
 mod iter;
 mod overflow;
+mod pinned;
 mod resize;
 mod table;
 
 pub use iter::{HopscotchIntoIter, HopscotchIter, HopscotchKeys, HopscotchValues};
+pub use pinned::{Pinned, PinnedIter};
 
 use crate::payload::{Claim, Pending};
 use crate::reclaim::{self, Guard, Link, Shared};
@@ -248,11 +250,29 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
         &self.hasher
     }
 
-    /// Enters a critical section for [`get_ref`](Self::get_ref). References
-    /// read under the guard stay valid until it is dropped; hold it briefly,
-    /// as memory retired meanwhile is not reclaimed while it lives.
-    pub fn pin(&self) -> Guard {
-        reclaim::pin()
+    /// Enters a critical section on this map: a [`Pinned`] handle whose
+    /// methods borrow keys and values instead of cloning them (no `Clone`
+    /// bound anywhere), valid until the handle is dropped. It derefs to the
+    /// [`Guard`] that [`get_ref`](Self::get_ref) takes. Hold it briefly:
+    /// memory that any thread retires while it lives is not reclaimed.
+    ///
+    /// ```
+    /// use kovan_map::HopscotchMap;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// let words: HopscotchMap<&str, AtomicU64> = HopscotchMap::with_capacity(64);
+    /// for word in "a b a c a".split(' ') {
+    ///     let m = words.pin();
+    ///     m.get_or_insert_with(word, || AtomicU64::new(0))
+    ///         .fetch_add(1, Ordering::Relaxed);
+    /// }
+    /// assert_eq!(words.pin().get("a").map(|n| n.load(Ordering::Relaxed)), Some(3));
+    /// ```
+    pub fn pin(&self) -> Pinned<'_, K, V, S, H> {
+        Pinned {
+            map: self,
+            guard: reclaim::pin(),
+        }
     }
 
     fn count(&self, hash: u64, delta: isize) {
