@@ -303,7 +303,7 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     fn load_check_due(&self, stripe: isize, size: usize, says: impl Fn(usize) -> bool) -> bool {
         let stripe = stripe.max(0) as usize;
         says(stripe.saturating_mul(STRIPES))
-            || stripe % STRIPES == 0
+            || stripe.is_multiple_of(STRIPES)
             || size <= 4 * STRIPES * STRIPES
     }
 
