@@ -172,8 +172,125 @@ fn scans_keep_their_promises<M: MapUnderTest>(map: M) {
     lincheck::assert_recording_ok(&recording);
 }
 
+/// Every thread runs 30,000 operations in cycles of 1,500: in the first
+/// half of a cycle three in four are inserts of keys drawn from 4..100, in
+/// the second half three in four are removals of them, and the rest are
+/// operations of every kind on 4 hot keys (0..4), a `len` or an `iter`.
+/// So the map, built with `floor` buckets, fills to about 100 keys and
+/// drains again twenty times: the table doubles to 128 and halves back to
+/// near its floor each cycle, with every operation in flight across the
+/// resizes. Each thread notes the capacity after each of its operations;
+/// the test asserts one of them saw the table grow and shrink at least
+/// eight times each. The whole history is checked,
+/// scans included. Would catch: a key lost, doubled or resurrected while a
+/// dummy is claimed or linked, a search started from a stale size that
+/// misses its key, a shrink that loses a node, a `len` or `iter` broken by
+/// a resize.
+fn a_long_history_across_resizes_is_linearizable(floor: usize) {
+    use kovan_map_models::scenario::Rng;
+    use kovan_map_models::spec::Op;
+    let map: HashMap<i64, i64, FixedState> =
+        HashMap::with_capacity_and_hasher(floor, FixedState::default());
+    let history = History::new();
+    let n = threads();
+    let samples: Vec<Vec<usize>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..n)
+            .map(|t| {
+                let mut rec = history.recorder(t as u64);
+                let map = &map;
+                s.spawn(move || {
+                    let mut g = Gen::new(64);
+                    let mut rng = Rng::new(0x5EED + t as u64);
+                    // The capacities this thread saw, each change once.
+                    let mut samples = vec![map.capacity()];
+                    for i in 0..30_000u32 {
+                        let filling = i % 1_500 < 750;
+                        match (i % 97, rng.below(4)) {
+                            (0, _) => {
+                                rec.record_len(|| map.len());
+                            }
+                            (48, _) => {
+                                rec.record_iter(|| map.iter_keys());
+                            }
+                            (_, 0) => {
+                                let op = arbitrary_op(&mut g, 4, 1_000, OpMix::All);
+                                rec.record(op, || exec(map, &op));
+                            }
+                            _ => {
+                                let key = 4 + rng.below(96) as i64;
+                                let op = if filling {
+                                    Op::Insert {
+                                        key,
+                                        value: i as i64,
+                                    }
+                                } else {
+                                    Op::Remove { key }
+                                };
+                                rec.record(op, || exec(map, &op));
+                            }
+                        }
+                        let c = map.capacity();
+                        if samples.last() != Some(&c) {
+                            samples.push(c);
+                        }
+                    }
+                    samples
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a worker panicked"))
+            .collect()
+    });
+    // What one thread saw (the one that saw the most changes).
+    let samples = samples
+        .into_iter()
+        .max_by_key(Vec::len)
+        .expect("at least one thread");
+    let grows = samples.windows(2).filter(|w| w[1] > w[0]).count();
+    let shrinks = samples.windows(2).filter(|w| w[1] < w[0]).count();
+    let max = samples.iter().copied().max().unwrap_or(0);
+    eprintln!(
+        "floor {floor}: capacity changed {} times ({grows} up, {shrinks} down), at most {max}",
+        samples.len() - 1
+    );
+    assert!(
+        max >= 64,
+        "the table never grew past 64 buckets: {samples:?}"
+    );
+    assert!(
+        grows >= 8 && shrinks >= 8,
+        "too few resizes seen: {samples:?}"
+    );
+    {
+        let mut rec = history.recorder(n as u64);
+        rec.record_len(|| map.len());
+        rec.record_iter(|| map.iter_keys());
+    }
+    let recording = history.recording();
+    let started = Instant::now();
+    lincheck::assert_recording_ok(&recording);
+    eprintln!(
+        "{} operations and {} scans checked in {:.3} s",
+        recording.operations.len(),
+        recording.scans.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
 mod hash_map {
     use super::*;
+
+    #[test]
+    fn a_long_history_across_resizes_is_linearizable_from_one_bucket() {
+        super::a_long_history_across_resizes_is_linearizable(1);
+    }
+
+    #[test]
+    fn a_long_history_across_resizes_is_linearizable_from_sixteen_buckets() {
+        super::a_long_history_across_resizes_is_linearizable(16);
+    }
 
     #[test]
     fn len_and_iter_keep_their_promises() {
