@@ -18,9 +18,13 @@ cd "$(dirname "$0")/promela"
 # produce: uaf (a node used after its ghost retirement, or a CAS expecting
 # an unprotected pointer), lin (a result that is not the ghost map's at the
 # linearization point), inv (a representation invariant or the abstraction
-# function), cycle (a non-progress cycle). An optional fifth column adds
-# defines that shrink a scenario to keep the default run within a few
-# minutes on 2 cores; PROOFS_FULL=1 ignores them (the full scenarios).
+# function), dummy (split_order: a link word whose DUMMY flag disagrees with
+# what it points at, a dummy dereferenced as a node or a node as a dummy, a
+# dummy tagged dead or unlinked), cycle (a non-progress cycle). An optional
+# fifth column adds defines: -DSCENARIO_* pick one of a model's scenarios
+# (always kept); any other define shrinks a scenario to keep the default
+# run within a few minutes on 2 cores, and PROOFS_FULL=1 drops those (the
+# full scenarios).
 RUNS='
 hash_map     -                               safety   -
 hash_map     -                               progress -
@@ -44,6 +48,18 @@ migration_overflow -                         safety   -     -DONE_COPIER
 migration_overflow -                         progress -     -DWRITER_WAITS
 migration_overflow -                         progress -     -DONE_COPIER
 migration_overflow CHECK_BEFORE_UNVERSIONED_CAS safety inv
+split_order  -                               safety   -
+split_order  -                               progress -
+split_order  -                               safety   -     -DSCENARIO_FLOOR2
+split_order  -                               progress -     -DSCENARIO_FLOOR2
+split_order  DELETE_DROPS_DUMMY_FLAG         safety   dummy
+split_order  TARGET_DROPS_DUMMY_FLAG         safety   dummy
+split_order  LINK_WITHOUT_CLAIM              safety   inv
+split_order  STALE_DUMMY_NEXT                safety   inv
+split_order  READER_USES_CLAIMED             safety   uaf
+split_order  READER_STOPS_AT_DUMMY           safety   lin
+split_order  SHORTCUT_ABOVE_FLOOR            safety   lin
+split_order  SHORTCUT_ON_CLAIMED             safety   lin   -DSCENARIO_FLOOR2
 '
 
 # The kind of the first violation in a pan log (see the RUNS comment).
@@ -54,6 +70,7 @@ kind_of() {
     *non-progress*|*acceptance*) echo cycle ;;
     *"invalid end state"*) echo deadlock ;;
     *"prot["*) echo uaf ;;
+    *"is_dummy["*) echo dummy ;;
     *ca_*) echo inv ;;
     *amap*|*"seen["*) echo lin ;;
     *"assertion violated"*) echo inv ;;
@@ -85,6 +102,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp ./*.pml "$work/"
 
+# The defines of a row's fifth column that are reductions (not -DSCENARIO_*),
+# and those that pick a scenario.
+scenario_free() { local d out=; for d in $1; do case "$d" in -DSCENARIO_*) ;; *) out="$out $d" ;; esac; done; echo "${out# }"; }
+scenario_only() { local d out=; for d in $1; do case "$d" in -DSCENARIO_*) out="$out $d" ;; esac; done; echo "${out# }"; }
+
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 secs_since() { local d=$(( $(now_ms) - $1 )); printf '%d.%d' $((d / 1000)) $(((d % 1000) / 100)); }
 
@@ -92,7 +114,7 @@ secs_since() { local d=$(( $(now_ms) - $1 )); printf '%d.%d' $((d / 1000)) $(((d
 # failure. Rows run JOBS at a time (default: the number of cores, at most 2).
 run_row() {
   local model=$1 mutant=$2 check=$3 expect=$4 dir=$5 extra=$6
-  local defs=() cflags pflags start secs log states errors truncated what result
+  local defs=() cflags pflags start secs log states errors truncated what result reduced
   mkdir -p "$dir"
   cp "$work"/*.pml "$dir/"
   # -O0: pan.c of these models is large, and on a busy 2-core machine
@@ -140,7 +162,9 @@ run_row() {
       result="NOT CAUGHT"; echo 1 >"$dir/failed"
     fi
   fi
-  [ -n "$extra" ] && check="$check*" && mutant="$mutant $extra"
+  reduced=$(scenario_free "$extra")
+  [ -n "$reduced" ] && check="$check*"
+  [ -n "$extra" ] && mutant="$mutant $extra"
   printf '%-18s %-29s %-9s %12s  %-26s %8s\n' "$model" "$mutant" "$check" "${states:--}" "$result" "$secs" >"$dir/row"
 }
 
@@ -160,7 +184,7 @@ while read -r model mutant check expect extra; do
   dir="$work/$rows-$model-$mutant-$check"
   dirs+=("$dir")
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-  [ "${PROOFS_FULL:-0}" = 1 ] && extra=
+  [ "${PROOFS_FULL:-0}" = 1 ] && extra=$(scenario_only "${extra:-}")
   run_row "$model" "$mutant" "$check" "$expect" "$dir" "${extra:-}" &
 done <<<"$RUNS"
 wait
