@@ -197,7 +197,13 @@ fn removals_that_shrink_the_table_race_an_insert_with_the_stale_size() {
             assert_eq!(m.get(&3), Some(30));
             assert_eq!(keys(m), vec![3]);
             at_rest(m);
-            assert!(matches!(m.capacity(), 2 | 4), "{}", m.capacity());
+            // 1 is possible too since a removal halves as far as the load
+            // allows (dd6bce9): the remover read len 0 and halved 4 -> 2 -> 1
+            // while the insert, counted meanwhile, saw size 2 and a load not
+            // past its limit. A resize decided on a length that changed
+            // meanwhile is not redone: the next write past a limit redoes it
+            // (proofs/hash_map.md, "Resizes").
+            assert!(matches!(m.capacity(), 1 | 2 | 4), "{}", m.capacity());
         },
     );
 }
