@@ -128,6 +128,12 @@ unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for HashMap<K, V, S> {
 impl<K: 'static, V: 'static> HashMap<K, V, DefaultHashBuilder> {
     /// An empty map with [`DEFAULT_BUCKETS`] buckets and a hasher seeded for
     /// this map alone.
+    ///
+    /// ```
+    /// let map: kovan_map::HashMap<u64, u64> = kovan_map::HashMap::new();
+    /// assert_eq!(map.capacity(), kovan_map::hash_map::DEFAULT_BUCKETS);
+    /// assert!(map.is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::with_hasher(DefaultHashBuilder::default())
     }
@@ -141,12 +147,26 @@ impl<K: 'static, V: 'static> HashMap<K, V, DefaultHashBuilder> {
     /// If `buckets` exceeds [`MAX_BUCKETS`] or the array cannot be allocated;
     /// [`try_with_capacity`](Self::try_with_capacity) returns the error
     /// instead.
+    ///
+    /// ```
+    /// let map: kovan_map::HashMap<u64, u64> = kovan_map::HashMap::with_capacity(1000);
+    /// assert_eq!(map.capacity(), 1024);
+    /// ```
     pub fn with_capacity(buckets: usize) -> Self {
         Self::with_capacity_and_hasher(buckets, DefaultHashBuilder::default())
     }
 
     /// As [`with_capacity`](Self::with_capacity), returning a
     /// [`CapacityError`] instead of panicking.
+    ///
+    /// ```
+    /// use kovan_map::{CapacityError, HashMap};
+    /// assert!(HashMap::<u64, u64>::try_with_capacity(64).is_ok());
+    /// assert!(matches!(
+    ///     HashMap::<u64, u64>::try_with_capacity(usize::MAX),
+    ///     Err(CapacityError::TooLarge { .. })
+    /// ));
+    /// ```
     pub fn try_with_capacity(buckets: usize) -> Result<Self, CapacityError> {
         Self::try_with_capacity_and_hasher(buckets, DefaultHashBuilder::default())
     }
@@ -225,6 +245,13 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     /// of counters each write updates just after its linearization point, so
     /// it may lag behind by the writes in flight; it is never negative and
     /// never wraps (a transiently negative sum reads as 0).
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert("a", 1);
+    /// map.insert("b", 2);
+    /// assert_eq!(map.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         let sum: isize = self
             .len
@@ -434,6 +461,13 @@ where
     /// the key was reachable (the load of the link into the key's place in
     /// the list, or just after the removal of the node it found dead). A
     /// resize moves no node, so it changes none of this.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(1, String::from("one"));
+    /// assert_eq!(map.get(&1), Some(String::from("one")));
+    /// assert_eq!(map.get(&2), None);
+    /// ```
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -449,6 +483,12 @@ where
     /// # Linearizability
     ///
     /// As [`get`](Self::get).
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(1, ());
+    /// assert!(map.contains_key(&1) && !map.contains_key(&2));
+    /// ```
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -475,6 +515,13 @@ where
     /// pointing at the new node, which already links the old successor; a
     /// concurrent `get` therefore finds either the old node live or, through
     /// the tag, the new one: the key never looks absent.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// assert_eq!(map.insert(1, "a"), None);
+    /// assert_eq!(map.insert(1, "b"), Some("a"));
+    /// assert_eq!(map.get(&1), Some("b"));
+    /// ```
     pub fn insert(&self, key: K, value: V) -> Option<V>
     where
         V: Clone,
@@ -679,6 +726,14 @@ where
     /// Removed: the `DELETED` tag (`LINEARIZATION(remove)`), on the node
     /// whose value `pred` accepted. Refused: the search's load that found
     /// the node live, whose value `pred` refused. Absent: as `remove`.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(1, 10);
+    /// assert_eq!(map.remove_if(&1, |v| *v > 100), None);
+    /// assert_eq!(map.remove_if(&1, |v| *v == 10), Some(10));
+    /// assert!(map.is_empty());
+    /// ```
     pub fn remove_if<Q, F>(&self, key: &Q, mut pred: F) -> Option<V>
     where
         K: Borrow<Q>,
@@ -726,6 +781,14 @@ where
     ///
     /// Replaced: the `REPLACED` tag (`LINEARIZATION(insert)`), on the node
     /// whose value `pred` accepted. Refused or absent: as in `remove_if`.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(1, 10);
+    /// assert_eq!(map.replace_if(1, 11, |v| *v == 10), Ok(10));
+    /// assert_eq!(map.replace_if(1, 12, |v| *v == 10), Err(Some(11)));
+    /// assert_eq!(map.replace_if(2, 20, |_| true), Err(None));
+    /// ```
     pub fn replace_if<F>(&self, key: K, value: V, mut pred: F) -> Result<V, Option<V>>
     where
         F: FnMut(&V) -> bool,
@@ -781,6 +844,15 @@ where
     /// (`LINEARIZATION(remove)`). An attempt that changes nothing (absent and
     /// `f` answered `None`) takes effect at a moment of its search when the
     /// key was absent.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// let bump = |v: Option<&u64>| Some(v.map_or(1, |v| v + 1));
+    /// assert_eq!(map.compute("hits", bump), Some(1));
+    /// assert_eq!(map.compute("hits", bump), Some(2));
+    /// assert_eq!(map.compute("hits", |_| None), None);
+    /// assert!(map.is_empty());
+    /// ```
     pub fn compute<F>(&self, key: K, mut f: F) -> Option<V>
     where
         F: FnMut(Option<&V>) -> Option<V>,
@@ -851,6 +923,16 @@ where
     /// Not atomic: it is a sequence of linearizable removals, bucket by
     /// bucket. Every key present for the whole call is removed; a key
     /// inserted during the call may survive it.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(4);
+    /// for i in 0..100 {
+    ///     map.insert(i, i);
+    /// }
+    /// map.clear();
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.capacity(), 4);
+    /// ```
     pub fn clear(&self) {
         crate::reentry::check(self as *const Self as *const (), "clear");
         let mut at = self.dir.first();
