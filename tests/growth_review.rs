@@ -156,24 +156,39 @@ fn a_grown_map_drops_every_value_once() {
     let clones = || ledger.1.load(Ordering::SeqCst);
     let m: HashMap<u64, Tracked> = HashMap::with_capacity(1);
     for i in 0..5000 {
-        assert!(m.insert_if_absent(i, Tracked(Arc::clone(&ledger), i)).is_none());
+        assert!(m
+            .insert_if_absent(i, Tracked(Arc::clone(&ledger), i))
+            .is_none());
     }
     for i in 0..1000 {
         drop(m.force_remove(&i).expect("present"));
     }
     assert_eq!(m.len(), 4000);
-    assert!(drops() <= 1000 + clones(), "{} drops: a double drop", drops());
+    assert!(
+        drops() <= 1000 + clones(),
+        "{} drops: a double drop",
+        drops()
+    );
     let entries: Vec<_> = m.into_iter().collect();
     assert_eq!(entries.len(), 4000);
     drop(entries);
     kovan_map::flush();
     let (d, c) = (drops(), clones());
-    assert!(d <= 5000 + c, "{d} drops of {} values: a double drop", 5000 + c);
-    assert!(d >= 4000 + c, "{d} drops: the moved-out entries and the clones");
+    assert!(
+        d <= 5000 + c,
+        "{d} drops of {} values: a double drop",
+        5000 + c
+    );
+    assert!(
+        d >= 4000 + c,
+        "{d} drops: the moved-out entries and the clones"
+    );
 }
 
 fn threads() -> usize {
-    thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 4)
+    thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 4)
 }
 
 #[test]
@@ -244,7 +259,11 @@ fn stable_keys_stay_visible_while_the_table_grows_and_shrinks() {
     assert_eq!(keys, (0..STABLE).collect::<Vec<_>>());
     // 16 keys keep 64 buckets (16 is not below 64 / 4); the removals'
     // stripe pre-filter may leave it a step or two above that.
-    assert!(m.capacity() <= 256, "capacity {} after the churn", m.capacity());
+    assert!(
+        m.capacity() <= 256,
+        "capacity {} after the churn",
+        m.capacity()
+    );
 }
 
 #[test]

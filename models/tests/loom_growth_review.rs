@@ -66,7 +66,10 @@ fn floor_shortcut_get_racing_the_first_insert_of_its_floor_bucket() {
             assert_eq!(inserted, None);
             assert!(matches!(first, None | Some(10)), "{first:?}");
             assert!(matches!(second, None | Some(10)), "{second:?}");
-            assert!(!(first.is_some() && second.is_none()), "reads went backwards");
+            assert!(
+                !(first.is_some() && second.is_none()),
+                "reads went backwards"
+            );
             assert_eq!(m.get(&1), Some(10));
             at_rest(m);
         },

@@ -74,7 +74,10 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: as above.
         let q = unsafe { System.realloc(p, layout, new_size) };
         if !q.is_null() && COUNTING.load(Ordering::Relaxed) {
-            LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+            LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
         }
         q
     }
@@ -337,7 +340,11 @@ impl Map for RwLock<StdHashMap<u64, u64, Fold>> {
         self.write().unwrap().remove(&k).is_some()
     }
     fn update(&self, k: u64, v: u64) -> bool {
-        self.write().unwrap().get_mut(&k).map(|old| *old = v).is_some()
+        self.write()
+            .unwrap()
+            .get_mut(&k)
+            .map(|old| *old = v)
+            .is_some()
     }
     fn iter_count(&self) -> Option<usize> {
         Some(self.read().unwrap().iter().count())
@@ -373,9 +380,21 @@ struct Workload {
 }
 
 const WORKLOADS: [Workload; 3] = [
-    Workload { name: "read-heavy", mix: [98, 1, 1, 0], prefill: true },
-    Workload { name: "exchange", mix: [10, 40, 40, 10], prefill: true },
-    Workload { name: "rapid-grow", mix: [5, 80, 5, 10], prefill: false },
+    Workload {
+        name: "read-heavy",
+        mix: [98, 1, 1, 0],
+        prefill: true,
+    },
+    Workload {
+        name: "exchange",
+        mix: [10, 40, 40, 10],
+        prefill: true,
+    },
+    Workload {
+        name: "rapid-grow",
+        mix: [5, 80, 5, 10],
+        prefill: false,
+    },
 ];
 
 /// 100 operations in the workload's proportions, shuffled per thread; a
@@ -402,7 +421,11 @@ fn pattern(w: &Workload, rng: &mut Rng) -> Vec<Op> {
 /// key that should have been present (always 0 for a correct map).
 fn run_once<M: Map>(w: &Workload, threads: usize, ops: u64, cap: usize, seed: u64) -> (f64, u64) {
     let map = M::for_throughput(cap);
-    let per_thread_prefill = if w.prefill { (cap as u64 * 3 / 4) / threads as u64 } else { 0 };
+    let per_thread_prefill = if w.prefill {
+        (cap as u64 * 3 / 4) / threads as u64
+    } else {
+        0
+    };
     for t in 0..threads as u64 {
         for j in 0..per_thread_prefill {
             map.insert(key(t, j), j);
@@ -640,7 +663,12 @@ fn maps() -> Vec<Entry> {
         entry!("papaya", "papaya 0.2", false, papaya::HashMap<u64, u64, Fold>),
         entry!("scc", "scc 3", false, scc::HashMap<u64, u64, Fold>),
         entry!("dashmap", "DashMap 6", false, dashmap::DashMap<u64, u64, Fold>),
-        entry!("rwlock-std", "RwLock<std HashMap>", false, RwLock<StdHashMap<u64, u64, Fold>>),
+        entry!(
+            "rwlock-std",
+            "RwLock<std HashMap>",
+            false,
+            RwLock<StdHashMap<u64, u64, Fold>>
+        ),
     ]
 }
 
@@ -677,7 +705,12 @@ fn usage() -> ! {
 fn list<T: std::str::FromStr>(s: &str) -> Vec<T> {
     s.split(',')
         .filter(|x| !x.is_empty())
-        .map(|x| x.trim().replace('_', "").parse().unwrap_or_else(|_| usage()))
+        .map(|x| {
+            x.trim()
+                .replace('_', "")
+                .parse()
+                .unwrap_or_else(|_| usage())
+        })
         .collect()
 }
 
@@ -731,8 +764,16 @@ fn stats(v: &[f64]) -> Stats {
     let mut s = v.to_vec();
     s.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = s.len();
-    let median = if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 };
-    Stats { median, min: s[0], max: s[n - 1] }
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    };
+    Stats {
+        median,
+        min: s[0],
+        max: s[n - 1],
+    }
 }
 
 fn json_str(s: &str) -> String {
@@ -749,7 +790,11 @@ fn json_str(s: &str) -> String {
 }
 
 fn json_num(x: f64) -> String {
-    if x.is_finite() { format!("{x:.4}") } else { "null".into() }
+    if x.is_finite() {
+        format!("{x:.4}")
+    } else {
+        "null".into()
+    }
 }
 
 fn json_nums(v: &[f64]) -> String {
@@ -762,11 +807,19 @@ fn main() {
     let all = maps();
     let maps: Vec<&Entry> = all
         .iter()
-        .filter(|m| args.only.as_ref().is_none_or(|o| o.iter().any(|x| x == m.id)))
+        .filter(|m| {
+            args.only
+                .as_ref()
+                .is_none_or(|o| o.iter().any(|x| x == m.id))
+        })
         .collect();
     let workloads: Vec<&Workload> = WORKLOADS
         .iter()
-        .filter(|w| args.workloads.as_ref().is_none_or(|o| o.iter().any(|x| x == w.name)))
+        .filter(|w| {
+            args.workloads
+                .as_ref()
+                .is_none_or(|o| o.iter().any(|x| x == w.name))
+        })
         .collect();
     let t0 = Instant::now();
     eprintln!(
@@ -793,7 +846,12 @@ fn main() {
                     bad_total[mi] += bad;
                 }
             }
-            eprintln!("  {} x{} done ({:.0} s)", w.name, threads, t0.elapsed().as_secs_f64());
+            eprintln!(
+                "  {} x{} done ({:.0} s)",
+                w.name,
+                threads,
+                t0.elapsed().as_secs_f64()
+            );
         }
     }
 
@@ -802,13 +860,26 @@ fn main() {
     for &n in &args.get_keys {
         let mut rng = Rng::new(n);
         let lookups: Vec<u64> = (0..args.lookups)
-            .map(|i| key(0, if args.gets_in_order { i % n } else { rng.below(n) }))
+            .map(|i| {
+                key(
+                    0,
+                    if args.gets_in_order {
+                        i % n
+                    } else {
+                        rng.below(n)
+                    },
+                )
+            })
             .collect();
         let mut rows: Vec<(String, String, Vec<f64>)> = Vec::new();
         rows.push(("std".into(), "std HashMap (no lock)".into(), Vec::new()));
         for m in &maps {
             rows.push((m.id.into(), format!("{} get", m.label), Vec::new()));
-            rows.push((format!("{}/one-guard", m.id), format!("{} under one guard", m.label), Vec::new()));
+            rows.push((
+                format!("{}/one-guard", m.id),
+                format!("{} under one guard", m.label),
+                Vec::new(),
+            ));
         }
         for _ in 0..args.reps {
             rows[0].2.push(std_get_ns(n, &lookups));
@@ -827,7 +898,11 @@ fn main() {
     // --- bytes per entry (deterministic: one sample).
     let mut mem = Vec::new(); // (n, [(id,label,bytes)])
     for &n in &args.mem_entries {
-        let mut rows = vec![("std".to_string(), "std HashMap (no lock)".to_string(), std_bytes_per_entry(n))];
+        let mut rows = vec![(
+            "std".to_string(),
+            "std HashMap (no lock)".to_string(),
+            std_bytes_per_entry(n),
+        )];
         for m in &maps {
             rows.push((m.id.into(), m.label.into(), (m.bytes)(n)));
         }
@@ -835,7 +910,11 @@ fn main() {
     }
 
     // --- iteration.
-    let mut iters = vec![("std".to_string(), "std HashMap (no lock)".to_string(), std_iter_ns(args.iter_keys, args.reps))];
+    let mut iters = vec![(
+        "std".to_string(),
+        "std HashMap (no lock)".to_string(),
+        std_iter_ns(args.iter_keys, args.reps),
+    )];
     for m in &maps {
         if let Some(v) = (m.iter)(args.iter_keys, args.reps) {
             iters.push((m.id.into(), m.label.into(), v));
@@ -861,16 +940,45 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         secs
     );
-    let _ = writeln!(json, "  \"maps\": [{}],", maps.iter().map(|m| format!("{{\"id\": {}, \"label\": {}, \"ours\": {}}}", json_str(m.id), json_str(m.label), m.ours)).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(
+        json,
+        "  \"maps\": [{}],",
+        maps.iter()
+            .map(|m| format!(
+                "{{\"id\": {}, \"label\": {}, \"ours\": {}}}",
+                json_str(m.id),
+                json_str(m.label),
+                m.ours
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
     let _ = writeln!(table, "\nThroughput, Mops/s: median [min..max] of {} runs; x = ratio of the median to the best other map's", args.reps);
     let _ = writeln!(json, "  \"throughput\": [");
     let mut jrows = Vec::new();
     for (wi, w) in workloads.iter().enumerate() {
-        let _ = writeln!(table, "\n{} ({}% read, {}% insert, {}% remove, {}% update{})", w.name, w.mix[0], w.mix[1], w.mix[2], w.mix[3], if w.prefill { ", 75% prefilled" } else { ", from empty" });
+        let _ = writeln!(
+            table,
+            "\n{} ({}% read, {}% insert, {}% remove, {}% update{})",
+            w.name,
+            w.mix[0],
+            w.mix[1],
+            w.mix[2],
+            w.mix[3],
+            if w.prefill {
+                ", 75% prefilled"
+            } else {
+                ", from empty"
+            }
+        );
         let mut header = format!("{:<38}", "map");
         for t in &args.threads {
-            let _ = write!(header, " | {:>28}", format!("{t} thread{}", if *t == 1 { "" } else { "s" }));
+            let _ = write!(
+                header,
+                " | {:>28}",
+                format!("{t} thread{}", if *t == 1 { "" } else { "s" })
+            );
         }
         let _ = writeln!(table, "{header}");
         for (mi, m) in maps.iter().enumerate() {
@@ -882,9 +990,22 @@ fn main() {
                     .enumerate()
                     .filter(|(oi, o)| *oi != mi && !(m.ours && o.ours))
                     .map(|(oi, o)| (stats(&samples[wi][ti][oi]).median, o.id))
-                    .fold((f64::NAN, ""), |acc, x| if acc.0.is_nan() || x.0 > acc.0 { x } else { acc });
+                    .fold((f64::NAN, ""), |acc, x| {
+                        if acc.0.is_nan() || x.0 > acc.0 {
+                            x
+                        } else {
+                            acc
+                        }
+                    });
                 let ratio = st.median / best.0;
-                let _ = write!(line, " | {:>28}", format!("{:.2} [{:.2}..{:.2}] x{:.2}", st.median, st.min, st.max, ratio));
+                let _ = write!(
+                    line,
+                    " | {:>28}",
+                    format!(
+                        "{:.2} [{:.2}..{:.2}] x{:.2}",
+                        st.median, st.min, st.max, ratio
+                    )
+                );
                 jrows.push(format!(
                     "    {{\"workload\": {}, \"threads\": {}, \"map\": {}, \"mops\": {}, \"median\": {}, \"min\": {}, \"max\": {}, \"best_other\": {}, \"ratio_to_best_other\": {}}}",
                     json_str(w.name), threads, json_str(m.id), json_nums(&samples[wi][ti][mi]), json_num(st.median), json_num(st.min), json_num(st.max), json_str(best.1), json_num(ratio)
@@ -902,7 +1023,15 @@ fn main() {
         let _ = writeln!(table, "\n{n} keys");
         for (id, label, v) in rows {
             let st = stats(v);
-            let _ = writeln!(table, "{:<56} {:>7.1} [{:>6.1}..{:>6.1}] x{:.2}", label, st.median, st.min, st.max, st.median / std_med);
+            let _ = writeln!(
+                table,
+                "{:<56} {:>7.1} [{:>6.1}..{:>6.1}] x{:.2}",
+                label,
+                st.median,
+                st.min,
+                st.max,
+                st.median / std_med
+            );
             jrows.push(format!(
                 "    {{\"keys\": {}, \"map\": {}, \"ns\": {}, \"median\": {}, \"min\": {}, \"max\": {}, \"ratio_to_std\": {}}}",
                 n, json_str(id), json_nums(v), json_num(st.median), json_num(st.min), json_num(st.max), json_num(st.median / std_med)
@@ -911,7 +1040,10 @@ fn main() {
     }
     let _ = writeln!(json, "  \"get\": [\n{}\n  ],", jrows.join(",\n"));
 
-    let _ = writeln!(table, "\nLive bytes per entry after n inserts (default-built map; table included)");
+    let _ = writeln!(
+        table,
+        "\nLive bytes per entry after n inserts (default-built map; table included)"
+    );
     let mut jrows = Vec::new();
     let mut header = format!("{:<38}", "map");
     for (n, _) in &mem {
@@ -924,7 +1056,12 @@ fn main() {
             for (n, rows) in &mem {
                 let b = rows[ri].2;
                 let _ = write!(line, " | {b:>10.1}");
-                jrows.push(format!("    {{\"entries\": {}, \"map\": {}, \"bytes_per_entry\": {}}}", n, json_str(id), json_num(b)));
+                jrows.push(format!(
+                    "    {{\"entries\": {}, \"map\": {}, \"bytes_per_entry\": {}}}",
+                    n,
+                    json_str(id),
+                    json_num(b)
+                ));
             }
             let _ = writeln!(table, "{line}");
         }
@@ -932,12 +1069,19 @@ fn main() {
     let _ = writeln!(json, "  \"memory\": [\n{}\n  ],", jrows.join(",\n"));
 
     let _ = writeln!(table, "\nIteration of {} keys, ns/key: median [min..max] of {} passes (default-built map); x = ratio to DashMap", args.iter_keys, args.reps);
-    let dash = iters.iter().find(|r| r.0 == "dashmap").map(|r| stats(&r.2).median);
+    let dash = iters
+        .iter()
+        .find(|r| r.0 == "dashmap")
+        .map(|r| stats(&r.2).median);
     let mut jrows = Vec::new();
     for (id, label, v) in &iters {
         let st = stats(v);
         let ratio = dash.map_or(f64::NAN, |d| st.median / d);
-        let _ = writeln!(table, "{:<38} {:>7.2} [{:>6.2}..{:>6.2}] x{:.2}", label, st.median, st.min, st.max, ratio);
+        let _ = writeln!(
+            table,
+            "{:<38} {:>7.2} [{:>6.2}..{:>6.2}] x{:.2}",
+            label, st.median, st.min, st.max, ratio
+        );
         jrows.push(format!(
             "    {{\"keys\": {}, \"map\": {}, \"ns_per_key\": {}, \"median\": {}, \"min\": {}, \"max\": {}, \"ratio_to_dashmap\": {}}}",
             args.iter_keys, json_str(id), json_nums(v), json_num(st.median), json_num(st.min), json_num(st.max), json_num(ratio)
