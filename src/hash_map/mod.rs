@@ -19,6 +19,8 @@
 mod directory;
 mod iter;
 mod list;
+#[cfg(feature = "rayon")]
+pub mod par;
 mod pinned;
 mod std_like;
 
@@ -180,6 +182,14 @@ impl<K: 'static, V: 'static, S: Default> Default for HashMap<K, V, S> {
 
 impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     /// An empty map with [`DEFAULT_BUCKETS`] buckets and the given hasher.
+    ///
+    /// ```
+    /// use std::hash::RandomState;
+    ///
+    /// let map = kovan_map::HashMap::with_hasher(RandomState::new());
+    /// map.insert(1, "one");
+    /// assert_eq!(map.get(&1), Some("one"));
+    /// ```
     pub fn with_hasher(hasher: S) -> Self {
         Self::with_capacity_and_hasher(DEFAULT_BUCKETS, hasher)
     }
@@ -189,6 +199,15 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     /// # Panics
     ///
     /// If `buckets` exceeds [`MAX_BUCKETS`] or the array cannot be allocated.
+    ///
+    /// ```
+    /// use std::hash::RandomState;
+    ///
+    /// let map = kovan_map::HashMap::with_capacity_and_hasher(100, RandomState::new());
+    /// map.insert("k", 1);
+    /// assert_eq!(map.capacity(), 128);
+    /// assert_eq!(map.get("k"), Some(1));
+    /// ```
     pub fn with_capacity_and_hasher(buckets: usize, hasher: S) -> Self {
         match Self::try_with_capacity_and_hasher(buckets, hasher) {
             Ok(map) => map,
@@ -198,6 +217,20 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
 
     /// As [`with_capacity_and_hasher`](Self::with_capacity_and_hasher),
     /// returning a [`CapacityError`] instead of panicking.
+    ///
+    /// ```
+    /// use kovan_map::{CapacityError, HashMap};
+    /// use std::hash::RandomState;
+    ///
+    /// let map: HashMap<u64, u64, _> =
+    ///     HashMap::try_with_capacity_and_hasher(16, RandomState::new()).unwrap();
+    /// assert_eq!(map.capacity(), 16);
+    /// let too_big = HashMap::<u64, u64, _>::try_with_capacity_and_hasher(
+    ///     kovan_map::hash_map::MAX_BUCKETS + 1,
+    ///     RandomState::new(),
+    /// );
+    /// assert!(matches!(too_big, Err(CapacityError::TooLarge { .. })));
+    /// ```
     pub fn try_with_capacity_and_hasher(buckets: usize, hasher: S) -> Result<Self, CapacityError> {
         if buckets > MAX_BUCKETS {
             return Err(CapacityError::TooLarge {
@@ -223,6 +256,11 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     /// the map was built with. Each bucket costs 16 bytes of directory;
     /// buckets added by growth stay allocated until the map is dropped.
     ///
+    /// # Linearizability
+    ///
+    /// One load of the table size: the number of buckets at that instant,
+    /// which a concurrent insert or removal may change right after.
+    ///
     /// ```
     /// let map = kovan_map::HashMap::with_capacity(4);
     /// assert_eq!(map.capacity(), 4);
@@ -246,6 +284,16 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     /// it may lag behind by the writes in flight; it is never negative and
     /// never wraps (a transiently negative sum reads as 0).
     ///
+    /// # Linearizability
+    ///
+    /// Not a linearizable snapshot: while writes run, it may answer a length
+    /// the map never had at any one instant. It reads the counter stripes one
+    /// after another, and each insert of a new key or removal updates one
+    /// stripe just after its linearization point (a replacement updates
+    /// none), so the answer differs from the map's length at any instant of
+    /// the call by at most the number of such writes that overlap the call.
+    /// With none in flight it is exact.
+    ///
     /// ```
     /// let map = kovan_map::HashMap::with_capacity(8);
     /// map.insert("a", 1);
@@ -262,11 +310,32 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     }
 
     /// Whether [`len`](Self::len) is zero.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`len`](Self::len): not a snapshot while writes run; exact when
+    /// none is in flight.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// assert!(map.is_empty());
+    /// map.insert(1, 1);
+    /// assert!(!map.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The map's hasher.
+    ///
+    /// ```
+    /// use std::hash::{BuildHasher, RandomState};
+    ///
+    /// let hasher = RandomState::new();
+    /// let map: kovan_map::HashMap<u64, u64, _> =
+    ///     kovan_map::HashMap::with_capacity_and_hasher(8, hasher.clone());
+    /// assert_eq!(map.hasher().hash_one(7u64), hasher.hash_one(7u64));
+    /// ```
     pub fn hasher(&self) -> &S {
         &self.hasher
     }
@@ -426,7 +495,12 @@ where
     ///
     /// # Linearizability
     ///
-    /// As [`get`](Self::get): the load of the key's node's `next` that finds
+    /// Sees one instant of the map, as [`get`](Self::get) does; the
+    /// reference stays valid while `guard` lives, even if the key is removed
+    /// or replaced meanwhile (it then still shows the value read at that
+    /// instant).
+    ///
+    /// As `get`: the load of the key's node's `next` that finds
     /// it untagged (`LINEARIZATION(get)` in `list.rs`).
     ///
     /// ```
@@ -452,6 +526,10 @@ where
     /// removed (see the crate's promises).
     ///
     /// # Linearizability
+    ///
+    /// Sees one instant of the map: the value of the last write of the key
+    /// that took effect before it, or `None` if that write was a removal or
+    /// there was none.
     ///
     /// Present: at the load of the key's node's `next` that finds it untagged
     /// (`LINEARIZATION(get)` in `list.rs`); the value is that node's, and
@@ -482,7 +560,7 @@ where
     ///
     /// # Linearizability
     ///
-    /// As [`get`](Self::get).
+    /// Sees one instant of the map, at the same step as [`get`](Self::get).
     ///
     /// ```
     /// let map = kovan_map::HashMap::with_capacity(8);
@@ -510,8 +588,14 @@ where
     ///
     /// # Linearizability
     ///
-    /// A new key: the CAS that pushes its node onto the bucket head. A
-    /// present key: the CAS that tags the old node's `next` `REPLACED`,
+    /// Takes effect at one instant: a concurrent `get` sees the old value or
+    /// the new one, never neither, and the value returned is exactly the one
+    /// replaced.
+    ///
+    /// A new key: the CAS that links its node into the list, on the link of
+    /// the last live element before its place in split order
+    /// (`LINEARIZATION(insert)`: the push). A present key: the CAS that tags
+    /// the old node's `next` `REPLACED`,
     /// pointing at the new node, which already links the old successor; a
     /// concurrent `get` therefore finds either the old node live or, through
     /// the tag, the new one: the key never looks absent.
@@ -723,6 +807,10 @@ where
     ///
     /// # Linearizability
     ///
+    /// Checks and removes at one instant: the value returned is exactly the
+    /// one `pred` accepted, and no write of the key comes between the check
+    /// and the removal.
+    ///
     /// Removed: the `DELETED` tag (`LINEARIZATION(remove)`), on the node
     /// whose value `pred` accepted. Refused: the search's load that found
     /// the node live, whose value `pred` refused. Absent: as `remove`.
@@ -778,6 +866,11 @@ where
     /// [`remove_if`](Self::remove_if).
     ///
     /// # Linearizability
+    ///
+    /// Checks and replaces at one instant: the value returned is exactly the
+    /// one `pred` accepted, no write of the key comes between the check and
+    /// the replacement, and a concurrent `get` sees the old value or the new
+    /// one, never neither.
     ///
     /// Replaced: the `REPLACED` tag (`LINEARIZATION(insert)`), on the node
     /// whose value `pred` accepted. Refused or absent: as in `remove_if`.
@@ -838,6 +931,10 @@ where
     /// of side effects. No lock is held while it runs.
     ///
     /// # Linearizability
+    ///
+    /// Reads and writes the key at one instant: the value `f` saw is the
+    /// key's value just before the write that `compute` makes, so concurrent
+    /// `compute`s of one key never lose an update.
     ///
     /// At the CAS of the attempt that succeeds: the push
     /// (`LINEARIZATION(insert)`), the `REPLACED` tag or the `DELETED` tag
@@ -920,9 +1017,17 @@ where
 
     /// Removes every entry.
     ///
-    /// Not atomic: it is a sequence of linearizable removals, bucket by
-    /// bucket. Every key present for the whole call is removed; a key
-    /// inserted during the call may survive it.
+    /// # Linearizability
+    ///
+    /// Not one atomic step: it removes the keys one at a time, so a reader
+    /// running meanwhile may see some keys already gone and others still
+    /// present (and `len` falling as it goes), never a key half-removed.
+    ///
+    /// It is a sequence of linearizable removals (`LINEARIZATION(clear)` in
+    /// `list.rs`: each one the `DELETED` tag of a live node, as in `remove`),
+    /// along the list in split order, from one bucket dummy to the next.
+    /// Every key present for the whole call is removed; a key inserted
+    /// during the call may survive it.
     ///
     /// ```
     /// let map = kovan_map::HashMap::with_capacity(4);
@@ -976,6 +1081,19 @@ where
     /// A map with the same floor (the capacity `self` was built with),
     /// hasher and entries (as seen by an iteration of `self`); it grows to
     /// fit them, and shrinks back as its source would.
+    ///
+    /// Not a snapshot while `self` is written: the copy holds what the
+    /// iteration saw (see [`iter`](Self::iter)).
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(4);
+    /// map.insert(1, "one");
+    /// let copy = map.clone();
+    /// map.insert(2, "two");
+    /// assert_eq!(copy.get(&1), Some("one"));
+    /// assert_eq!(copy.get(&2), None);
+    /// assert_eq!(copy.capacity(), 4);
+    /// ```
     fn clone(&self) -> Self {
         let copy = Self::with_capacity_and_hasher(self.dir.floor(), self.hasher.clone());
         // Sized first: the entries arrive in split order (the same hasher),
@@ -998,6 +1116,15 @@ where
 {
     /// A map sized for the pairs' lower size-hint bound (at least 64
     /// buckets), holding every pair (later pairs win).
+    ///
+    /// ```
+    /// use kovan_map::HashMap;
+    ///
+    /// let map: HashMap<u32, u32> = (0..10).map(|i| (i % 5, i)).collect();
+    /// assert_eq!(map.len(), 5);
+    /// assert_eq!(map.get(&3), Some(8));
+    /// assert_eq!(map.capacity(), 64);
+    /// ```
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let iter = iter.into_iter();
         let buckets = iter.size_hint().0.clamp(64, DEFAULT_BUCKETS);
