@@ -17,7 +17,15 @@ where
     V: core::fmt::Debug + 'static,
 {
     /// The entries as seen by one [`Pinned::iter`](super::Pinned::iter):
-    /// borrowed, so neither `K` nor `V` needs `Clone`.
+    /// borrowed, so neither `K` nor `V` needs `Clone`. While other threads
+    /// write, it is no snapshot: it has the guarantee of
+    /// [`HashMap::iter`].
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(1, "one");
+    /// assert_eq!(format!("{map:?}"), r#"{1: "one"}"#);
+    /// ```
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let pinned = self.pin();
         f.debug_map().entries(pinned.iter()).finish()
@@ -48,6 +56,11 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
 
     /// An iterator over `(&K, &mut V)` of every entry, with exclusive
     /// access.
+    ///
+    /// # Linearizability
+    ///
+    /// Takes `&mut self`, so no other operation runs while the iterator
+    /// lives: it sees exactly the entries the map holds.
     ///
     /// ```
     /// let mut map = kovan_map::HashMap::with_capacity(8);
@@ -84,6 +97,11 @@ where
 {
     /// The value of `key`, mutably, with exclusive access.
     ///
+    /// # Linearizability
+    ///
+    /// Takes `&mut self`, so no other operation runs meanwhile: there is
+    /// nothing to order it against.
+    ///
     /// ```
     /// let mut map = kovan_map::HashMap::with_capacity(8);
     /// map.insert("k", vec![1]);
@@ -110,6 +128,14 @@ where
     /// load of 3/4 (instead of doubling step by step as they arrive).
     /// Stops early, without an error, if a segment cannot be allocated.
     ///
+    /// # Linearizability
+    ///
+    /// Changes no entry, so no reader can tell it ran, except by
+    /// [`capacity`](Self::capacity). Each doubling is one CAS on the table
+    /// size; the target comes from [`len`](Self::len), so while writes run
+    /// it is as approximate as `len`, and a concurrent removal may halve the
+    /// table again right after.
+    ///
     /// ```
     /// let map: kovan_map::HashMap<u64, u64> = kovan_map::HashMap::with_capacity(1);
     /// map.reserve(1000);
@@ -132,6 +158,13 @@ where
     /// keeps the entries below a load of 3/4. (Directory segments stay
     /// allocated until the map is dropped; shrinking shortens what
     /// `capacity` reports and where operations start.)
+    ///
+    /// # Linearizability
+    ///
+    /// Changes no entry, so no reader can tell it ran, except by
+    /// [`capacity`](Self::capacity). Each halving is one CAS on the table
+    /// size, decided on [`len`](Self::len) (approximate while writes run);
+    /// a concurrent insert may double the table again right after.
     ///
     /// ```
     /// let map = kovan_map::HashMap::with_capacity(1);
@@ -161,7 +194,14 @@ where
 {
     /// Removes every entry for which `keep` answers false.
     ///
-    /// Not atomic: one pass of the list, and a linearizable removal of each
+    /// # Linearizability
+    ///
+    /// Not one atomic step: it removes the refused entries one at a time,
+    /// so a reader running meanwhile may see some of them gone and others
+    /// still present; each removal takes effect at one instant, and only if
+    /// `keep` refused the value present at that instant.
+    ///
+    /// One pass of the list, and a linearizable removal of each
     /// entry `keep` refused, decided on the value present at that removal
     /// (`keep` may run again for it, as `remove_if`'s predicate). Entries
     /// inserted during the pass may be kept unseen.
