@@ -27,6 +27,14 @@ const BATCH: usize = 64;
 
 /// An iterator over `(K, V)` clones of a [`HashMap`]'s entries; see
 /// [`HashMap::iter`].
+///
+/// ```
+/// let map = kovan_map::HashMap::with_capacity(8);
+/// map.insert("a", 1);
+/// let mut iter: kovan_map::hash_map::Iter<'_, _, _, _> = map.iter();
+/// assert_eq!(iter.next(), Some(("a", 1)));
+/// assert_eq!(iter.next(), None);
+/// ```
 pub struct Iter<'a, K: 'static, V: 'static, S> {
     _map: &'a HashMap<K, V, S>,
     /// The dummy the next run starts from; `None` once the list's end was
@@ -37,29 +45,54 @@ pub struct Iter<'a, K: 'static, V: 'static, S> {
 }
 
 /// An iterator over the keys of a [`HashMap`]; see [`HashMap::keys`].
+///
+/// ```
+/// let map = kovan_map::HashMap::with_capacity(8);
+/// map.insert("a", 1);
+/// assert_eq!(map.keys().collect::<Vec<_>>(), ["a"]);
+/// ```
 pub struct Keys<'a, K: 'static, V: 'static, S> {
     iter: Iter<'a, K, V, S>,
 }
 
 /// An iterator over the values of a [`HashMap`]; see [`HashMap::values`].
+///
+/// ```
+/// let map = kovan_map::HashMap::with_capacity(8);
+/// map.insert("a", 1);
+/// assert_eq!(map.values().sum::<i32>(), 1);
+/// ```
 pub struct Values<'a, K: 'static, V: 'static, S> {
     iter: Iter<'a, K, V, S>,
 }
 
-/// An owning iterator over the entries of a [`HashMap`].
+/// An owning iterator over the entries of a [`HashMap`], from its
+/// `into_iter` (moves, no clones).
+///
+/// ```
+/// let map = kovan_map::HashMap::with_capacity(8);
+/// map.insert(1, String::from("one"));
+/// let entries: Vec<(u32, String)> = map.into_iter().collect();
+/// assert_eq!(entries, [(1, String::from("one"))]);
+/// ```
 pub struct IntoIter<K, V> {
     entries: alloc::vec::IntoIter<(K, V)>,
 }
 
 impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     /// An iterator over `(K, V)` clones of the entries, in split order (by
-    /// bit-reversed hash).
+    /// bit-reversed hash). It holds a guard only while it reads one batch of
+    /// the list (about 64 entries and bucket dummies).
     ///
-    /// Not a snapshot: it yields every key present for the whole iteration
-    /// exactly once, never a key twice, each with a value it held during the
-    /// iteration; keys inserted or removed meanwhile may or may not appear.
-    /// It holds a guard only while it reads one batch of the list (about 64
-    /// entries and bucket dummies).
+    /// # Linearizability
+    ///
+    /// Weakly consistent, not a snapshot: while other threads write, what it
+    /// yields may match no single instant of the map. It yields every key
+    /// present for the whole iteration exactly once, never a key twice, each
+    /// with a value it held during the iteration (read at a load that found
+    /// its node live, as `get`'s); keys inserted or removed meanwhile may or
+    /// may not appear. This holds while the table grows or shrinks: no node
+    /// moves, and each batch is read in one completed pass of the list.
     ///
     /// ```
     /// let map = kovan_map::HashMap::with_capacity(8);
@@ -78,12 +111,36 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     }
 
     /// An iterator over key clones, with the guarantee of [`iter`](Self::iter).
+    ///
+    /// # Linearizability
+    ///
+    /// Weakly consistent, as [`iter`](Self::iter).
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(2, ());
+    /// map.insert(1, ());
+    /// let mut keys: Vec<_> = map.keys().collect();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2]);
+    /// ```
     pub fn keys(&self) -> Keys<'_, K, V, S> {
         Keys { iter: self.iter() }
     }
 
     /// An iterator over value clones, with the guarantee of
     /// [`iter`](Self::iter).
+    ///
+    /// # Linearizability
+    ///
+    /// Weakly consistent, as [`iter`](Self::iter).
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert("a", 10);
+    /// map.insert("b", 20);
+    /// assert_eq!(map.values().sum::<u32>(), 30);
+    /// ```
     pub fn values(&self) -> Values<'_, K, V, S> {
         Values { iter: self.iter() }
     }
@@ -171,6 +228,17 @@ impl<'a, K: Clone + 'static, V: Clone + 'static, S> IntoIterator for &'a HashMap
     type Item = (K, V);
     type IntoIter = Iter<'a, K, V, S>;
 
+    /// As [`HashMap::iter`]: `for (key, value) in &map` yields clones.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(1, 10);
+    /// let mut total = 0;
+    /// for (key, value) in &map {
+    ///     total += key + value;
+    /// }
+    /// assert_eq!(total, 11);
+    /// ```
     fn into_iter(self) -> Iter<'a, K, V, S> {
         self.iter()
     }
@@ -182,6 +250,15 @@ impl<K: 'static, V: 'static, S> IntoIterator for HashMap<K, V, S> {
 
     /// Moves the entries out (no clones): the map is owned, so no other
     /// thread can see it.
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// map.insert(1, vec![1]);
+    /// map.insert(2, vec![2, 2]);
+    /// let mut entries: Vec<_> = map.into_iter().collect();
+    /// entries.sort();
+    /// assert_eq!(entries, [(1, vec![1]), (2, vec![2, 2])]);
+    /// ```
     fn into_iter(mut self) -> IntoIter<K, V> {
         let mut entries = Vec::with_capacity(self.len());
         self.drain(|entry| entries.push(entry));
