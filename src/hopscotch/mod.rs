@@ -26,6 +26,8 @@
 mod entry;
 mod iter;
 mod overflow;
+#[cfg(feature = "rayon")]
+pub mod par;
 mod pinned;
 mod resize;
 mod table;
@@ -142,6 +144,12 @@ unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync, const H: usize> Sync
 impl<K: 'static, V: 'static> HopscotchMap<K, V, DefaultHashBuilder> {
     /// An empty map of [`DEFAULT_CAPACITY`] slots with a hasher seeded for
     /// this map alone.
+    ///
+    /// ```
+    /// let map: kovan_map::HopscotchMap<u64, u64> = kovan_map::HopscotchMap::new();
+    /// assert_eq!(map.capacity(), kovan_map::hopscotch::DEFAULT_CAPACITY);
+    /// assert!(map.is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::with_hasher(DefaultHashBuilder::default())
     }
@@ -156,12 +164,32 @@ impl<K: 'static, V: 'static> HopscotchMap<K, V, DefaultHashBuilder> {
     /// If `slots` exceeds [`MAX_CAPACITY`] or the table cannot be allocated;
     /// [`try_with_capacity`](Self::try_with_capacity) returns the error
     /// instead.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::with_capacity(3);
+    /// assert_eq!(map.capacity(), 4);
+    /// for i in 0..100 {
+    ///     map.insert(i, i);
+    /// }
+    /// assert!(map.capacity() >= 128); // grew past a load of 3/4
+    /// map.clear();
+    /// assert_eq!(map.capacity(), 4); // and never below its start
+    /// ```
     pub fn with_capacity(slots: usize) -> Self {
         Self::with_capacity_and_hasher(slots, DefaultHashBuilder::default())
     }
 
     /// As [`with_capacity`](Self::with_capacity), returning a
     /// [`CapacityError`] instead of panicking.
+    ///
+    /// ```
+    /// use kovan_map::{CapacityError, HopscotchMap};
+    /// assert!(HopscotchMap::<u64, u64>::try_with_capacity(64).is_ok());
+    /// assert!(matches!(
+    ///     HopscotchMap::<u64, u64>::try_with_capacity(usize::MAX),
+    ///     Err(CapacityError::TooLarge { .. })
+    /// ));
+    /// ```
     pub fn try_with_capacity(slots: usize) -> Result<Self, CapacityError> {
         Self::try_with_capacity_and_hasher(slots, DefaultHashBuilder::default())
     }
@@ -175,6 +203,16 @@ impl<K: 'static, V: 'static, S: Default, const H: usize> Default for HopscotchMa
 
 impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
     /// An empty map of [`DEFAULT_CAPACITY`] slots with the given hasher.
+    ///
+    /// ```
+    /// use kovan_map::HopscotchMap;
+    /// use std::hash::RandomState;
+    ///
+    /// // Name the type: `H` (32 by default) is not inferred.
+    /// let map: HopscotchMap<u64, &str, _> = HopscotchMap::with_hasher(RandomState::new());
+    /// map.insert(1, "one");
+    /// assert_eq!(map.get(&1), Some("one"));
+    /// ```
     pub fn with_hasher(hasher: S) -> Self {
         Self::with_capacity_and_hasher(DEFAULT_CAPACITY, hasher)
     }
@@ -184,6 +222,21 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
     /// # Panics
     ///
     /// If `slots` exceeds [`MAX_CAPACITY`] or the table cannot be allocated.
+    ///
+    /// The neighbourhood `H` (1 to 32 slots, checked at compile time) is
+    /// the type's last parameter:
+    ///
+    /// ```
+    /// use kovan_map::{DefaultHashBuilder, HopscotchMap};
+    ///
+    /// let map: HopscotchMap<u64, u64, DefaultHashBuilder, 4> =
+    ///     HopscotchMap::with_capacity_and_hasher(8, DefaultHashBuilder::default());
+    /// for i in 0..20 {
+    ///     map.insert(i, i * i);
+    /// }
+    /// assert_eq!(map.get(&7), Some(49));
+    /// assert_eq!(map.len(), 20);
+    /// ```
     pub fn with_capacity_and_hasher(slots: usize, hasher: S) -> Self {
         match Self::try_with_capacity_and_hasher(slots, hasher) {
             Ok(map) => map,
@@ -193,6 +246,20 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
 
     /// As [`with_capacity_and_hasher`](Self::with_capacity_and_hasher),
     /// returning a [`CapacityError`] instead of panicking.
+    ///
+    /// ```
+    /// use kovan_map::{CapacityError, HopscotchMap};
+    /// use std::hash::RandomState;
+    ///
+    /// let map: HopscotchMap<u64, u64, _> =
+    ///     HopscotchMap::try_with_capacity_and_hasher(16, RandomState::new()).unwrap();
+    /// assert_eq!(map.capacity(), 16);
+    /// let too_big = HopscotchMap::<u64, u64, _>::try_with_capacity_and_hasher(
+    ///     kovan_map::hopscotch::MAX_CAPACITY + 1,
+    ///     RandomState::new(),
+    /// );
+    /// assert!(matches!(too_big, Err(CapacityError::TooLarge { .. })));
+    /// ```
     pub fn try_with_capacity_and_hasher(slots: usize, hasher: S) -> Result<Self, CapacityError> {
         const {
             assert!(
@@ -220,6 +287,21 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
 
     /// The number of slots of the current table. It changes as the map
     /// grows and shrinks (while a resize runs, the table being copied).
+    ///
+    /// # Linearizability
+    ///
+    /// One load of the root table: its size at that instant, which a
+    /// concurrent insert or removal may change right after (by finishing a
+    /// resize).
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::with_capacity(4);
+    /// assert_eq!(map.capacity(), 4);
+    /// for i in 0..100 {
+    ///     map.insert(i, i);
+    /// }
+    /// assert!(map.capacity() >= 128);
+    /// ```
     pub fn capacity(&self) -> usize {
         let guard = reclaim::pin();
         self.root_table(&guard).size()
@@ -231,6 +313,25 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
     /// moves entries without counting them). While writes run it is the sum
     /// of counters each write updates just after its linearization point,
     /// so it may lag behind by the writes in flight; it is never negative.
+    ///
+    /// # Linearizability
+    ///
+    /// Not a linearizable snapshot: while writes run, it may answer a length
+    /// the map never had at any one instant. It reads the counter stripes one
+    /// after another, and each insert of a new key or removal updates one
+    /// stripe just after its linearization point (a replacement or a
+    /// migration updates none), so the answer differs from the map's length
+    /// at any instant of the call by at most the number of such writes that
+    /// overlap the call. With none in flight it is exact.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::with_capacity(4);
+    /// for i in 0..10 {
+    ///     map.insert(i, i); // the table grows meanwhile
+    /// }
+    /// map.insert(3, 30); // a replacement
+    /// assert_eq!(map.len(), 10);
+    /// ```
     pub fn len(&self) -> usize {
         let sum: isize = self
             .len
@@ -241,11 +342,32 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
     }
 
     /// Whether [`len`](Self::len) is zero.
+    ///
+    /// # Linearizability
+    ///
+    /// As [`len`](Self::len): not a snapshot while writes run; exact when
+    /// none is in flight.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// assert!(map.is_empty());
+    /// map.insert(1, 1);
+    /// assert!(!map.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The map's hasher.
+    ///
+    /// ```
+    /// use std::hash::{BuildHasher, RandomState};
+    ///
+    /// let hasher = RandomState::new();
+    /// let map: kovan_map::HopscotchMap<u64, u64, _> =
+    ///     kovan_map::HopscotchMap::with_capacity_and_hasher(8, hasher.clone());
+    /// assert_eq!(map.hasher().hash_one(7u64), hasher.hash_one(7u64));
+    /// ```
     pub fn hasher(&self) -> &S {
         &self.hasher
     }
@@ -313,7 +435,10 @@ where
     ///
     /// # Linearizability
     ///
-    /// As [`get`](Self::get).
+    /// Sees one instant of the map, at the same step as [`get`](Self::get);
+    /// the reference stays valid while `guard` lives, even if the key is
+    /// removed or replaced meanwhile (it then still shows the value read at
+    /// that instant).
     ///
     /// ```
     /// let map = kovan_map::HopscotchMap::with_capacity(16);
@@ -349,6 +474,10 @@ where
     ///
     /// # Linearizability
     ///
+    /// Sees one instant of the map, resizes included: the value of the last
+    /// write of the key that took effect before it, or `None` if that write
+    /// was a removal or there was none.
+    ///
     /// Present: at the load of the slot (or overflow node) that returns the
     /// key's entry untagged, frozen but not yet copied, or held by a move
     /// (`LINEARIZATION(get)` in `table.rs` and `overflow.rs`); the value is
@@ -358,6 +487,13 @@ where
     /// meanwhile) confirms. During a migration a frozen home is read in the
     /// old table and, failing that, in the new one; there, the same points
     /// apply.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// map.insert(1, String::from("one"));
+    /// assert_eq!(map.get(&1), Some(String::from("one")));
+    /// assert_eq!(map.get(&2), None);
+    /// ```
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -372,7 +508,13 @@ where
     ///
     /// # Linearizability
     ///
-    /// As [`get`](Self::get).
+    /// Sees one instant of the map, at the same step as [`get`](Self::get).
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// map.insert(1, ());
+    /// assert!(map.contains_key(&1) && !map.contains_key(&2));
+    /// ```
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -432,12 +574,23 @@ where
     ///
     /// # Linearizability
     ///
+    /// Takes effect at one instant: a concurrent `get` sees the old value or
+    /// the new one, never neither, and the value returned is exactly the one
+    /// replaced.
+    ///
     /// A present key: the CAS that replaces its entry in its slot
     /// (`LINEARIZATION(insert)` in `replace`). A new key: the CAS that shows
     /// its committed entry (the untag, by this thread or a helper, or the
     /// migration's freeze of it), or the push of its overflow node. Its
     /// commit (the home word CAS, just before) decides that no other insert
     /// of the key can commit.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// assert_eq!(map.insert(1, "a"), None);
+    /// assert_eq!(map.insert(1, "b"), Some("a"));
+    /// assert_eq!(map.get(&1), Some("b"));
+    /// ```
     pub fn insert(&self, key: K, value: V) -> Option<V>
     where
         V: Clone,
@@ -731,9 +884,21 @@ where
     ///
     /// # Linearizability
     ///
+    /// Checks and removes at one instant: the value returned is exactly the
+    /// one `pred` accepted, and no write of the key comes between the check
+    /// and the removal.
+    ///
     /// Removed: the `DELETED` tag (`LINEARIZATION(remove)`), on the entry
     /// whose value `pred` accepted. Refused: the search's load that found
     /// the entry live, whose value `pred` refused. Absent: as `remove`.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// map.insert(1, 10);
+    /// assert_eq!(map.remove_if(&1, |v| *v > 100), None);
+    /// assert_eq!(map.remove_if(&1, |v| *v == 10), Some(10));
+    /// assert!(map.is_empty());
+    /// ```
     pub fn remove_if<Q, F>(&self, key: &Q, mut pred: F) -> Option<V>
     where
         K: Borrow<Q>,
@@ -794,8 +959,21 @@ where
     ///
     /// # Linearizability
     ///
+    /// Checks and replaces at one instant: the value returned is exactly the
+    /// one `pred` accepted, no write of the key comes between the check and
+    /// the replacement, and a concurrent `get` sees the old value or the new
+    /// one, never neither.
+    ///
     /// Replaced: the replacement CAS (`LINEARIZATION(insert)`), on the entry
     /// whose value `pred` accepted. Refused or absent: as in `remove_if`.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// map.insert(1, 10);
+    /// assert_eq!(map.replace_if(1, 11, |v| *v == 10), Ok(10));
+    /// assert_eq!(map.replace_if(1, 12, |v| *v == 10), Err(Some(11)));
+    /// assert_eq!(map.replace_if(2, 20, |_| true), Err(None));
+    /// ```
     pub fn replace_if<F>(&self, key: K, value: V, mut pred: F) -> Result<V, Option<V>>
     where
         F: FnMut(&V) -> bool,
@@ -839,10 +1017,23 @@ where
     ///
     /// # Linearizability
     ///
+    /// Reads and writes the key at one instant: the value `f` saw is the
+    /// key's value just before the write that `compute` makes, so concurrent
+    /// `compute`s of one key never lose an update.
+    ///
     /// At the step of the attempt that succeeds: the replacement CAS, the
     /// `DELETED` tag, or the showing of a new key (as in
     /// [`insert`](Self::insert)). An attempt that changes nothing (absent
     /// and `f` answered `None`) takes effect as an absent `get`.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// let bump = |v: Option<&u64>| Some(v.map_or(1, |v| v + 1));
+    /// assert_eq!(map.compute("hits", bump), Some(1));
+    /// assert_eq!(map.compute("hits", bump), Some(2));
+    /// assert_eq!(map.compute("hits", |_| None), None);
+    /// assert!(map.is_empty());
+    /// ```
     pub fn compute<F>(&self, key: K, mut f: F) -> Option<V>
     where
         F: FnMut(Option<&V>) -> Option<V>,
@@ -898,10 +1089,29 @@ where
 
     /// Removes every entry.
     ///
-    /// Not atomic: it is a sequence of linearizable removals, home by home
-    /// (following resizes as [`iter`](Self::iter) does). Every key present
-    /// for the whole call is removed; a key inserted during the call may
-    /// survive it.
+    /// # Linearizability
+    ///
+    /// Not one atomic step: it removes the keys one at a time, so a reader
+    /// running meanwhile may see some keys already gone and others still
+    /// present (and `len` falling as it goes), never a key half-removed.
+    ///
+    /// It is a sequence of linearizable removals (each a `remove` of a key
+    /// its scan found: `LINEARIZATION(remove)`), home by home, following
+    /// resizes as [`iter`](Self::iter) does (it finishes a resize it meets,
+    /// and its removals shrink the table as they go). Every key present for
+    /// the whole call is removed; a key inserted during the call may survive
+    /// it.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::with_capacity(4);
+    /// for i in 0..100 {
+    ///     map.insert(i, i);
+    /// }
+    /// map.clear();
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.get(&7), None);
+    /// assert_eq!(map.capacity(), 4);
+    /// ```
     pub fn clear(&self) {
         crate::reentry::check(self as *const Self as *const (), "clear");
         let mut cursor = iter::Cursor::start();
@@ -1010,6 +1220,19 @@ where
 {
     /// A map with the same minimum capacity, hasher and entries (as seen by
     /// an iteration of `self`).
+    ///
+    /// Not a snapshot while `self` is written: the copy holds what the
+    /// iteration saw (see [`iter`](Self::iter)).
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::with_capacity(4);
+    /// map.insert(1, "one");
+    /// let copy = map.clone();
+    /// map.insert(2, "two");
+    /// assert_eq!(copy.get(&1), Some("one"));
+    /// assert_eq!(copy.get(&2), None);
+    /// assert_eq!(copy.capacity(), 4);
+    /// ```
     fn clone(&self) -> Self {
         let copy = Self::with_capacity_and_hasher(self.minimum, self.hasher.clone());
         for (key, value) in self.iter() {
@@ -1028,6 +1251,14 @@ where
     /// A map sized for the pairs' lower size-hint bound at load 1/2 (at
     /// least [`DEFAULT_CAPACITY`] slots), holding every pair (later pairs
     /// win).
+    ///
+    /// ```
+    /// use kovan_map::HopscotchMap;
+    ///
+    /// let map: HopscotchMap<u32, u32> = (0..100).map(|i| (i % 50, i)).collect();
+    /// assert_eq!(map.len(), 50);
+    /// assert_eq!(map.get(&3), Some(53));
+    /// ```
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let iter = iter.into_iter();
         let slots = iter
