@@ -79,6 +79,14 @@ impl Cursor {
 
 /// An iterator over `(K, V)` clones of a [`HopscotchMap`]'s entries; see
 /// [`HopscotchMap::iter`].
+///
+/// ```
+/// let map = kovan_map::HopscotchMap::new();
+/// map.insert("a", 1);
+/// let mut iter: kovan_map::hopscotch::HopscotchIter<'_, _, _, _> = map.iter();
+/// assert_eq!(iter.next(), Some(("a", 1)));
+/// assert_eq!(iter.next(), None);
+/// ```
 pub struct HopscotchIter<'a, K: 'static, V: 'static, S, const H: usize = 32> {
     map: &'a HopscotchMap<K, V, S, H>,
     cursor: Cursor,
@@ -88,30 +96,65 @@ pub struct HopscotchIter<'a, K: 'static, V: 'static, S, const H: usize = 32> {
 
 /// An iterator over the keys of a [`HopscotchMap`]; see
 /// [`HopscotchMap::keys`].
+///
+/// ```
+/// let map = kovan_map::HopscotchMap::new();
+/// map.insert("a", 1);
+/// assert_eq!(map.keys().collect::<Vec<_>>(), ["a"]);
+/// ```
 pub struct HopscotchKeys<'a, K: 'static, V: 'static, S, const H: usize = 32> {
     iter: HopscotchIter<'a, K, V, S, H>,
 }
 
 /// An iterator over the values of a [`HopscotchMap`]; see
 /// [`HopscotchMap::values`].
+///
+/// ```
+/// let map = kovan_map::HopscotchMap::new();
+/// map.insert("a", 1);
+/// assert_eq!(map.values().sum::<i32>(), 1);
+/// ```
 pub struct HopscotchValues<'a, K: 'static, V: 'static, S, const H: usize = 32> {
     iter: HopscotchIter<'a, K, V, S, H>,
 }
 
-/// An owning iterator over the entries of a [`HopscotchMap`].
+/// An owning iterator over the entries of a [`HopscotchMap`], from its
+/// `into_iter` (moves, no clones).
+///
+/// ```
+/// let map = kovan_map::HopscotchMap::new();
+/// map.insert(1, String::from("one"));
+/// let entries: Vec<(u32, String)> = map.into_iter().collect();
+/// assert_eq!(entries, [(1, String::from("one"))]);
+/// ```
 pub struct HopscotchIntoIter<K, V> {
     entries: alloc::vec::IntoIter<(K, V)>,
 }
 
 impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
-    /// An iterator over `(K, V)` clones of the entries, home by home.
+    /// An iterator over `(K, V)` clones of the entries, home by home. It
+    /// holds a guard only while it reads one home.
     ///
-    /// Not a snapshot: it yields every key present for the whole iteration
-    /// exactly once, never a key twice, each with a value it held during the
-    /// iteration; keys inserted or removed meanwhile may or may not appear.
-    /// This holds while the map grows or shrinks: a step that meets a resize
-    /// finishes it first (so iterating may copy part of the table). It holds
-    /// a guard only while it reads one home.
+    /// # Linearizability
+    ///
+    /// Weakly consistent, not a snapshot: while other threads write, what it
+    /// yields may match no single instant of the map. It yields every key
+    /// present for the whole iteration exactly once, never a key twice, each
+    /// with a value it held during the iteration; keys inserted or removed
+    /// meanwhile may or may not appear. This holds while the map grows or
+    /// shrinks: a step that meets a resize finishes it first (so iterating
+    /// may copy part of the table: unlike `get`, it writes), then reads one
+    /// home in one consistent scan (its home word unchanged across the
+    /// scan).
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// map.insert(1, "one");
+    /// map.insert(2, "two");
+    /// let mut entries: Vec<_> = map.iter().collect();
+    /// entries.sort();
+    /// assert_eq!(entries, [(1, "one"), (2, "two")]);
+    /// ```
     pub fn iter(&self) -> HopscotchIter<'_, K, V, S, H> {
         HopscotchIter {
             map: self,
@@ -121,12 +164,36 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
     }
 
     /// An iterator over key clones, with the guarantee of [`iter`](Self::iter).
+    ///
+    /// # Linearizability
+    ///
+    /// Weakly consistent, as [`iter`](Self::iter).
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// map.insert(2, ());
+    /// map.insert(1, ());
+    /// let mut keys: Vec<_> = map.keys().collect();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2]);
+    /// ```
     pub fn keys(&self) -> HopscotchKeys<'_, K, V, S, H> {
         HopscotchKeys { iter: self.iter() }
     }
 
     /// An iterator over value clones, with the guarantee of
     /// [`iter`](Self::iter).
+    ///
+    /// # Linearizability
+    ///
+    /// Weakly consistent, as [`iter`](Self::iter).
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// map.insert("a", 10);
+    /// map.insert("b", 20);
+    /// assert_eq!(map.values().sum::<u32>(), 30);
+    /// ```
     pub fn values(&self) -> HopscotchValues<'_, K, V, S, H> {
         HopscotchValues { iter: self.iter() }
     }
@@ -194,6 +261,17 @@ impl<'a, K: Clone + 'static, V: Clone + 'static, S, const H: usize> IntoIterator
     type Item = (K, V);
     type IntoIter = HopscotchIter<'a, K, V, S, H>;
 
+    /// As [`HopscotchMap::iter`]: `for (key, value) in &map` yields clones.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// map.insert(1, 10);
+    /// let mut total = 0;
+    /// for (key, value) in &map {
+    ///     total += key + value;
+    /// }
+    /// assert_eq!(total, 11);
+    /// ```
     fn into_iter(self) -> HopscotchIter<'a, K, V, S, H> {
         self.iter()
     }
@@ -205,6 +283,15 @@ impl<K: 'static, V: 'static, S, const H: usize> IntoIterator for HopscotchMap<K,
 
     /// Moves the entries out (no clones): the map is owned, so no other
     /// thread can see it.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// map.insert(1, vec![1]);
+    /// map.insert(2, vec![2, 2]);
+    /// let mut entries: Vec<_> = map.into_iter().collect();
+    /// entries.sort();
+    /// assert_eq!(entries, [(1, vec![1]), (2, vec![2, 2])]);
+    /// ```
     fn into_iter(mut self) -> HopscotchIntoIter<K, V> {
         let mut entries = Vec::with_capacity(self.len());
         self.drain(|entry| entries.push(entry));
