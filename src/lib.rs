@@ -90,10 +90,14 @@
 //!   being replaced sees the old value or the new one, never neither. That
 //!   instant is one atomic step, named in the method's `# Linearizability`
 //!   section and marked in the source with `// LINEARIZATION(op):`.
-//! * **Weaker, stated guarantees for the rest.** `len` is exact whenever no
-//!   write is in flight; `iter` yields every key present for the whole
-//!   iteration exactly once and never a key twice; `clear` is a sequence of
-//!   linearizable removals.
+//! * **Weaker, stated guarantees for the rest.** `len` is not a
+//!   linearizable snapshot: it is exact whenever no write is in flight, and
+//!   otherwise off by at most the inserts and removals that overlap it.
+//!   `iter` is weakly consistent: it yields every key present for the whole
+//!   iteration exactly once and never a key twice, each with a value it held
+//!   during the iteration; keys inserted or removed meanwhile may or may not
+//!   appear. `clear` is not atomic: a sequence of linearizable removals, so
+//!   a reader meanwhile may see some keys gone and others not yet.
 //! * **Safe reclamation.** A removed or replaced node is handed to kovan only
 //!   after it is unreachable, by the one thread whose CAS unlinked it, and a
 //!   thread reads only nodes kovan protects for it (a node it allocated
