@@ -186,6 +186,7 @@
 
 extern crate alloc;
 
+mod entry;
 mod error;
 pub mod hash_map;
 pub mod hopscotch;
@@ -195,6 +196,7 @@ mod reentry;
 mod shared_api;
 mod sync;
 
+pub use entry::{Entry, EntryMap, Unmodified};
 pub use error::CapacityError;
 pub use hash_map::HashMap;
 pub use hopscotch::HopscotchMap;
