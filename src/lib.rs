@@ -188,6 +188,8 @@ extern crate alloc;
 
 mod entry;
 mod error;
+#[cfg(feature = "serde")]
+mod features;
 pub mod hash_map;
 pub mod hopscotch;
 mod payload;
