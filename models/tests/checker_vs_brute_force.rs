@@ -371,17 +371,6 @@ fn agrees(s: Small) -> TestResult {
     if got != expected {
         return TestResult::error(format!("checker says {got}, brute force says {expected}"));
     }
-    // Known minimizer bug (found by a clean-clone CI run, 2026-12-01; the
-    // ignored test `a_counterexample_keeps_the_call_that_bounds_a_pending_write`
-    // below fails on it): when a thread's pending operation is followed by a
-    // later call of the same thread on the same key, that later call bounds
-    // when the pending one could take effect, and the shrinker may drop it,
-    // leaving a "counterexample" that linearizes on its own. The verdict
-    // above is still compared for these histories; only the faithfulness of
-    // their counterexample is not, until the shrinker keeps the bound.
-    if pending_then_later_call(&s.ops) {
-        return TestResult::passed();
-    }
     if !counterexample_is_faithful(&s.ops, &report.verdict) {
         return TestResult::error(format!(
             "counterexample does not fail on its own or is not from the history:\n{}",
@@ -391,25 +380,18 @@ fn agrees(s: Small) -> TestResult {
     TestResult::passed()
 }
 
-/// Whether a thread has a pending operation followed by a later call of its
-/// own on the same key (the shape the shrinker mishandles; see `agrees`).
-fn pending_then_later_call(ops: &[Operation]) -> bool {
-    ops.iter().any(|p| {
-        matches!(p.outcome, Outcome::Pending)
-            && ops
-                .iter()
-                .any(|o| o.thread == p.thread && o.op.key() == p.op.key() && o.call > p.call)
-    })
-}
-
 /// The input a clean-clone CI run failed `checker_agrees_with_brute_force`
 /// on: the verdict (not linearizable) is right: thread 2's pending insert
 /// must take effect before its own next call at 3, so `contains_key`
-/// (called at 3) must see the key; but the counterexample drops thread 2's
-/// `get` and, with it, that bound, and then linearizes on its own. Ignored
-/// until the shrinker keeps a pending operation's bounding call.
+/// (called at 3) must see the key; but the counterexample dropped thread
+/// 2's `get` and, with it, that bound, and then linearized on its own (3
+/// operations shown: the insert, unbounded, `contains_key` and
+/// `insert_if_absent`). The end cut at the last return had dropped the
+/// pending `get` (an observer), and that cut was returned unchecked. Since
+/// the fix the counterexample is `contains_key(0) -> false` and
+/// `insert_if_absent(0, 2) -> Some(0)` from 3 on, whatever the key held
+/// (the insert, bounded by 3, took effect before that window or never).
 #[test]
-#[ignore = "known shrinker bug: a counterexample may drop the call that bounds a pending write"]
 fn a_counterexample_keeps_the_call_that_bounds_a_pending_write() {
     use kovan_map_models::history::Outcome::{Pending, Returned};
     let op = |thread, call, op, outcome| Operation {
@@ -447,6 +429,33 @@ fn a_counterexample_keeps_the_call_that_bounds_a_pending_write() {
         "counterexample does not fail on its own:\n{}",
         report.verdict.counterexample().unwrap().timeline()
     );
+}
+
+/// The same shape where the pending insert must be shown (thread 3 reads
+/// its value before 3, so no later window fails whatever the key held):
+/// the counterexample shows the insert together with thread 2's pending
+/// `get` that bounds it, and fails. Before the fix it showed the insert,
+/// unbounded, with the two reads, and linearized (insert after
+/// `contains_key`). Catches a shrinker that drops the bounding call.
+#[test]
+fn a_counterexample_that_shows_a_bounded_pending_write_shows_its_bound() {
+    let ops = vec![
+        Operation::returned(0, 3, 8, Op::ContainsKey { key: 0 }, false),
+        Operation::pending(2, 1, Op::Insert { key: 0, value: 0 }),
+        Operation::pending(2, 3, Op::Get { key: 0 }),
+        Operation::returned(3, 2, 4, Op::Get { key: 0 }, Some(0)),
+    ];
+    let report = lincheck::check(&ops).expect("valid");
+    let cx = report.verdict.counterexample().expect("not linearizable");
+    assert!(
+        counterexample_is_faithful(&ops, &report.verdict),
+        "counterexample does not fail on its own:\n{}",
+        cx.timeline()
+    );
+    let shows = |thread, call| cx.ops.iter().any(|o| o.thread == thread && o.call == call);
+    assert!(shows(2, 1), "the insert is needed:\n{}", cx.timeline());
+    assert!(shows(2, 3), "and so is its bound:\n{}", cx.timeline());
+    assert!(cx.minimal, "{}", cx.timeline());
 }
 
 #[test]
