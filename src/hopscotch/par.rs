@@ -260,7 +260,7 @@ where
         C: UnindexedConsumer<Self::Item>,
     {
         let map = self.map;
-        rayon::iter::split(map.whole(), Stretch::split)
+        rayon::iter::split(map.par_whole_stretch(), Stretch::split)
             .flat_map_iter(move |stretch| StretchIter {
                 map,
                 cursor: Cursor::new(stretch),
@@ -288,7 +288,7 @@ where
 impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
     /// Every rank of the root table now (after finishing a resize under
     /// way, so the split follows the table the keys are in).
-    fn whole(&self) -> Stretch {
+    fn par_whole_stretch(&self) -> Stretch {
         let guard = reclaim::pin();
         Stretch::whole(self.stable_root(&guard).size())
     }
@@ -340,7 +340,7 @@ where
     where
         F: Fn(&K, &V) + Sync + Send,
     {
-        rayon::iter::split(self.whole(), Stretch::split)
+        rayon::iter::split(self.par_whole_stretch(), Stretch::split)
             .for_each(|stretch| visit_stretch(self, stretch, &f));
     }
 
