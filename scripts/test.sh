@@ -30,6 +30,10 @@ bash scripts/asan.sh
 step "no_std + alloc build"
 cargo build --locked --no-default-features
 
+step "optional features: serde and rayon (off by default)"
+cargo test --locked --features serde,rayon --test features
+cargo test --locked --features serde,rayon --lib par::
+
 step "loom: exhaustive interleavings (bounded) of the production code"
 RUSTFLAGS="--cfg kovan_map_loom" CARGO_TARGET_DIR=target/loom \
   cargo test --locked -p kovan-map --release --lib reclaim::model
