@@ -201,6 +201,37 @@ pub fn loom_race_runs<M, RA, RB>(
     }
 }
 
+/// What the loom suites of `HashMap` (loom_hash_map, loom_pinned) start
+/// their scenarios from: the map type, a one-bucket map holding a prefix,
+/// and a race over it.
+#[cfg(kovan_map_loom)]
+pub mod hash_map {
+    use super::{loom_race, KeyIsHash};
+
+    /// The map of the scenarios: an integer key is its own hash.
+    pub type Map = kovan_map::HashMap<u64, u64, KeyIsHash>;
+
+    /// A one-bucket map holding `prefix`, inserted in order.
+    pub fn map_with(prefix: &[(u64, u64)]) -> Map {
+        let map = Map::with_capacity_and_hasher(1, KeyIsHash);
+        for &(key, value) in prefix {
+            map.insert(key, value);
+        }
+        map
+    }
+
+    /// [`loom_race`] over a one-bucket map holding `prefix`.
+    pub fn race<RA: Send + 'static, RB: Send + 'static>(
+        bound: usize,
+        prefix: &'static [(u64, u64)],
+        a: fn(&Map) -> RA,
+        b: fn(&Map) -> RB,
+        check: fn(&Map, RA, RB),
+    ) {
+        loom_race(bound, move || map_with(prefix), a, b, check);
+    }
+}
+
 /// shuttle's configuration for the maps: kovan's `pin` needs more than
 /// shuttle's default 32 KiB coroutine stack in a debug build.
 #[cfg(feature = "shuttle")]

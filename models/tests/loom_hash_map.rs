@@ -19,29 +19,8 @@
 #![cfg(kovan_map_loom)]
 
 use kovan_map::HashMap;
-use kovan_map_models::harness::{loom_race, loom_race_bounds, KeyIsHash, OneHash};
-
-type Map = HashMap<u64, u64, KeyIsHash>;
-
-/// A one-bucket map holding `prefix`.
-fn map_with(prefix: &[(u64, u64)]) -> Map {
-    let map = Map::with_capacity_and_hasher(1, KeyIsHash);
-    for &(key, value) in prefix {
-        map.insert(key, value);
-    }
-    map
-}
-
-/// [`loom_race`] over a map holding `prefix`.
-fn race<RA: Send + 'static, RB: Send + 'static>(
-    bound: usize,
-    prefix: &'static [(u64, u64)],
-    a: fn(&Map) -> RA,
-    b: fn(&Map) -> RB,
-    check: fn(&Map, RA, RB),
-) {
-    loom_race(bound, move || map_with(prefix), a, b, check);
-}
+use kovan_map_models::harness::hash_map::{race, Map};
+use kovan_map_models::harness::{loom_race_bounds, KeyIsHash, OneHash};
 
 #[test]
 fn two_inserts_of_one_key_have_one_winner() {

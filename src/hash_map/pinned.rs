@@ -27,82 +27,21 @@ use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::hash::{BuildHasher, Hash};
 
-/// A critical section on one [`HashMap`], from [`HashMap::pin`]: its
-/// methods answer references valid until it is dropped.
-///
-/// A reference cannot outlive the handle:
-///
-/// ```compile_fail
-/// let map = kovan_map::HashMap::with_capacity(8);
-/// map.insert(1, String::from("one"));
-/// let one = {
-///     let m = map.pin();
-///     m.get(&1).unwrap()
-/// };
-/// assert_eq!(one, "one");
-/// ```
-///
-/// Nor can the handle cross threads (it holds this thread's [`Guard`]):
-///
-/// ```compile_fail
-/// fn assert_send<T: Send>(_: T) {}
-/// let map: kovan_map::HashMap<u64, u64> = kovan_map::HashMap::with_capacity(8);
-/// assert_send(map.pin());
-/// ```
-pub struct Pinned<'m, K: 'static, V: 'static, S> {
-    pub(super) map: &'m HashMap<K, V, S>,
-    pub(super) guard: Guard,
-}
-
-impl<K: 'static, V: 'static, S> core::ops::Deref for Pinned<'_, K, V, S> {
-    type Target = Guard;
-
-    /// The handle's guard, for [`HashMap::get_ref`].
-    fn deref(&self) -> &Guard {
-        &self.guard
-    }
-}
-
-impl<K: 'static, V: 'static, S> core::fmt::Debug for Pinned<'_, K, V, S> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Pinned").finish_non_exhaustive()
-    }
-}
-
-impl<'m, K: 'static, V: 'static, S> Pinned<'m, K, V, S> {
-    /// The map.
-    pub fn map(&self) -> &'m HashMap<K, V, S> {
-        self.map
-    }
-
-    /// The number of entries, as [`HashMap::len`].
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Whether [`len`](Self::len) is zero.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// An iterator over `(&K, &V)` of the entries, with the guarantee of
-    /// [`HashMap::iter`] (every key present for the whole iteration exactly
-    /// once, never a key twice), under this handle's guard: no clones.
-    ///
-    /// ```
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// map.insert("k", vec![1, 2, 3]);
-    /// let m = map.pin();
-    /// let total: usize = m.iter().map(|(_, v)| v.len()).sum();
-    /// assert_eq!(total, 3);
-    /// ```
-    pub fn iter(&self) -> PinnedIter<'_, K, V> {
-        PinnedIter {
-            at: Some(self.map.dir.first()),
-            guard: &self.guard,
-            batch: Vec::new(),
-        }
-    }
+// The handle and its methods, written once for both maps; what follows it
+// is this map's: the linearization point of each operation, the iterator
+// and the cores.
+crate::shared_api::pinned_front_end! {
+    map: HashMap,
+    iter: PinnedIter<'_, K, V>,
+    iter_guarantee: "every key present for the whole iteration exactly once, never a key twice",
+    get: "As [`HashMap::get`]: the load that found the key's node live (or the moment \
+          the key was absent).",
+    insert: "As [`HashMap::insert`]: the push of a new key, or the `REPLACED` tag of the \
+             old node.",
+    remove: "As [`HashMap::remove`]: the `DELETED` tag on the key's node.",
+    get_or_insert_with: "As [`HashMap::get_or_insert_with`]: of calls racing on an absent \
+                         key exactly one inserts (its push), and the others answer its value.",
+    compute: "As [`HashMap::compute`]: the CAS of the attempt that succeeds.",
 }
 
 impl<K, V, S> Pinned<'_, K, V, S>
@@ -111,29 +50,12 @@ where
     V: 'static,
     S: BuildHasher,
 {
-    /// The value of `key`, borrowed.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`HashMap::get`]: it takes effect at one instant, the load that
-    /// found the key's node live (or the moment the key was absent).
-    ///
-    /// ```
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// map.insert(1, "one");
-    /// assert_eq!(map.pin().get(&1), Some(&"one"));
-    /// ```
-    pub fn get<Q>(&self, key: &Q) -> Option<&V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.map.get_ref(key, &self.guard)
-    }
-
     /// The key and value of `key`, borrowed.
     ///
     /// # Linearizability
+    ///
+    /// Takes effect at one instant, as `get`: the key and value answered
+    /// are the entry's at one moment during the call.
     ///
     /// As [`get`](Self::get).
     ///
@@ -151,124 +73,6 @@ where
         let start = self.map.dir.reader_start(hash)?;
         list::lookup(start, node_key(hash), key, &self.guard).map(|node| (node.key(), node.value()))
     }
-
-    /// Whether `key` is present.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`get`](Self::get).
-    pub fn contains_key<Q>(&self, key: &Q) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.get(key).is_some()
-    }
-}
-
-impl<K, V, S> Pinned<'_, K, V, S>
-where
-    K: Hash + Eq + Send + 'static,
-    V: Send + 'static,
-    S: BuildHasher,
-{
-    /// Inserts `value` under `key`; answers the value it replaced, borrowed
-    /// (retired by the map, but valid while this handle lives).
-    ///
-    /// # Linearizability
-    ///
-    /// As [`HashMap::insert`]: a concurrent `get` sees the old value or the
-    /// new one, never neither (the push of a new key, or the `REPLACED` tag
-    /// of the old node).
-    ///
-    /// ```
-    /// use std::sync::Mutex;
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// let m = map.pin();
-    /// assert!(m.insert(1, Mutex::new(1)).is_none());
-    /// let old = m.insert(1, Mutex::new(2)).unwrap();
-    /// assert_eq!(*old.lock().unwrap(), 1);
-    /// assert_eq!(*m.get(&1).unwrap().lock().unwrap(), 2);
-    /// ```
-    pub fn insert(&self, key: K, value: V) -> Option<&V> {
-        self.map.insert_in(key, value, &self.guard)
-    }
-
-    /// Removes `key`; answers its value, borrowed (valid while this handle
-    /// lives).
-    ///
-    /// # Linearizability
-    ///
-    /// As [`HashMap::remove`]: the `DELETED` tag on the key's node.
-    ///
-    /// ```
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// map.insert(1, String::from("one"));
-    /// let m = map.pin();
-    /// assert_eq!(m.remove(&1).map(String::as_str), Some("one"));
-    /// assert_eq!(m.get(&1), None);
-    /// ```
-    pub fn remove<Q>(&self, key: &Q) -> Option<&V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.map.remove_in(key, &self.guard)
-    }
-
-    /// The value of `key`, or `make()` inserted; borrowed either way.
-    /// `make` runs at most once, and only if the key was absent when looked
-    /// up.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`HashMap::get_or_insert_with`]: of calls racing on an absent key
-    /// exactly one inserts (its push), and the others answer its value.
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicU64, Ordering};
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// let m = map.pin();
-    /// m.get_or_insert_with("hits", || AtomicU64::new(0)).fetch_add(1, Ordering::Relaxed);
-    /// m.get_or_insert_with("hits", || AtomicU64::new(0)).fetch_add(1, Ordering::Relaxed);
-    /// assert_eq!(m.get("hits").unwrap().load(Ordering::Relaxed), 2);
-    /// ```
-    pub fn get_or_insert_with<F>(&self, key: K, make: F) -> &V
-    where
-        F: FnOnce() -> V,
-    {
-        self.map.claim_in(key, make, &self.guard)
-    }
-
-    /// The value of `key`, or `value` inserted; borrowed either way.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`get_or_insert_with`](Self::get_or_insert_with).
-    pub fn get_or_insert(&self, key: K, value: V) -> &V {
-        self.map.claim_in(key, || value, &self.guard)
-    }
-
-    /// One atomic read-modify-write of `key`, as [`HashMap::compute`];
-    /// answers the value the key holds after it, borrowed.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`HashMap::compute`]: the CAS of the attempt that succeeds.
-    ///
-    /// ```
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// let m = map.pin();
-    /// assert_eq!(m.compute("n", |v| Some(v.map_or(1, |v| v + 1))), Some(&1));
-    /// assert_eq!(m.compute("n", |v| Some(v.map_or(1, |v| v + 1))), Some(&2));
-    /// assert_eq!(m.compute("n", |_| None), None);
-    /// ```
-    pub fn compute<F>(&self, key: K, f: F) -> Option<&V>
-    where
-        F: FnMut(Option<&V>) -> Option<V>,
-    {
-        self.map.compute_in(key, f, &self.guard)
-    }
 }
 
 /// An iterator over `(&K, &V)` under a [`Pinned`] handle; see
@@ -278,6 +82,17 @@ pub struct PinnedIter<'p, K: 'static, V: 'static> {
     guard: &'p Guard,
     /// The entries of the last batch read, in reverse list order.
     batch: Vec<(&'p K, &'p V)>,
+}
+
+impl<'p, K: 'static, V: 'static> PinnedIter<'p, K, V> {
+    /// From the map's first bucket, under the handle's `guard`.
+    fn new<S>(map: &'p HashMap<K, V, S>, guard: &'p Guard) -> Self {
+        PinnedIter {
+            at: Some(map.dir.first()),
+            guard,
+            batch: Vec::new(),
+        }
+    }
 }
 
 impl<'p, K: 'static, V: 'static> Iterator for PinnedIter<'p, K, V> {

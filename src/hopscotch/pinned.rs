@@ -19,207 +19,25 @@ use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::hash::{BuildHasher, Hash};
 
-/// A critical section on one [`HopscotchMap`], from [`HopscotchMap::pin`]:
-/// its methods answer references valid until it is dropped.
-///
-/// A reference cannot outlive the handle:
-///
-/// ```compile_fail
-/// let map = kovan_map::HopscotchMap::with_capacity(8);
-/// map.insert(1, String::from("one"));
-/// let one = {
-///     let m = map.pin();
-///     m.get(&1).unwrap()
-/// };
-/// assert_eq!(one, "one");
-/// ```
-pub struct Pinned<'m, K: 'static, V: 'static, S, const H: usize = 32> {
-    pub(super) map: &'m HopscotchMap<K, V, S, H>,
-    pub(super) guard: Guard,
-}
-
-impl<K: 'static, V: 'static, S, const H: usize> core::ops::Deref for Pinned<'_, K, V, S, H> {
-    type Target = Guard;
-
-    /// The handle's guard, for [`HopscotchMap::get_ref`].
-    fn deref(&self) -> &Guard {
-        &self.guard
-    }
-}
-
-impl<K: 'static, V: 'static, S, const H: usize> core::fmt::Debug for Pinned<'_, K, V, S, H> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Pinned").finish_non_exhaustive()
-    }
-}
-
-impl<'m, K: 'static, V: 'static, S, const H: usize> Pinned<'m, K, V, S, H> {
-    /// The map.
-    pub fn map(&self) -> &'m HopscotchMap<K, V, S, H> {
-        self.map
-    }
-
-    /// The number of entries, as [`HopscotchMap::len`].
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Whether [`len`](Self::len) is zero.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// An iterator over `(&K, &V)` of the entries, with the guarantee of
-    /// [`HopscotchMap::iter`] (every key present for the whole iteration
-    /// exactly once, never a key twice, across resizes), under this
-    /// handle's guard: no clones.
-    ///
-    /// ```
-    /// let map = kovan_map::HopscotchMap::with_capacity(8);
-    /// map.insert("k", vec![1, 2, 3]);
-    /// let m = map.pin();
-    /// let total: usize = m.iter().map(|(_, v)| v.len()).sum();
-    /// assert_eq!(total, 3);
-    /// ```
-    pub fn iter(&self) -> PinnedIter<'_, K, V, S, H> {
-        PinnedIter {
-            map: self.map,
-            guard: &self.guard,
-            cursor: Cursor::start(),
-            batch: Vec::new(),
-        }
-    }
-}
-
-impl<K, V, S, const H: usize> Pinned<'_, K, V, S, H>
-where
-    K: Hash + Eq + 'static,
-    V: 'static,
-    S: BuildHasher,
-{
-    /// The value of `key`, borrowed.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`HopscotchMap::get`]: it takes effect at one instant, also while
-    /// the table is being resized.
-    ///
-    /// ```
-    /// let map = kovan_map::HopscotchMap::with_capacity(8);
-    /// map.insert(1, "one");
-    /// assert_eq!(map.pin().get(&1), Some(&"one"));
-    /// ```
-    pub fn get<Q>(&self, key: &Q) -> Option<&V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.map.get_ref(key, &self.guard)
-    }
-
-    /// Whether `key` is present.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`get`](Self::get).
-    pub fn contains_key<Q>(&self, key: &Q) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.get(key).is_some()
-    }
-}
-
-impl<K, V, S, const H: usize> Pinned<'_, K, V, S, H>
-where
-    K: Hash + Eq + Send + 'static,
-    V: Send + 'static,
-    S: BuildHasher,
-{
-    /// Inserts `value` under `key`; answers the value it replaced, borrowed
-    /// (retired by the map, but valid while this handle lives).
-    ///
-    /// # Linearizability
-    ///
-    /// As [`HopscotchMap::insert`]: a concurrent `get` sees the old value or
-    /// the new one, never neither.
-    ///
-    /// ```
-    /// use std::sync::Mutex;
-    /// let map = kovan_map::HopscotchMap::with_capacity(8);
-    /// let m = map.pin();
-    /// assert!(m.insert(1, Mutex::new(1)).is_none());
-    /// assert_eq!(*m.insert(1, Mutex::new(2)).unwrap().lock().unwrap(), 1);
-    /// ```
-    pub fn insert(&self, key: K, value: V) -> Option<&V> {
-        self.map.insert_in(key, value, &self.guard)
-    }
-
-    /// Removes `key`; answers its value, borrowed.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`HopscotchMap::remove`]: the `DELETED` tag on the key's entry.
-    ///
-    /// ```
-    /// let map = kovan_map::HopscotchMap::with_capacity(8);
-    /// map.insert(1, String::from("one"));
-    /// let m = map.pin();
-    /// assert_eq!(m.remove(&1).map(String::as_str), Some("one"));
-    /// assert_eq!(m.get(&1), None);
-    /// ```
-    pub fn remove<Q>(&self, key: &Q) -> Option<&V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.map.remove_in(key, &self.guard)
-    }
-
-    /// The value of `key`, or `make()` inserted; borrowed either way.
-    /// `make` runs at most once, and only if the key was absent when looked
-    /// up.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`HopscotchMap::get_or_insert_with`]: of calls racing on an absent
-    /// key exactly one inserts, and the others answer its value.
-    pub fn get_or_insert_with<F>(&self, key: K, make: F) -> &V
-    where
-        F: FnOnce() -> V,
-    {
-        self.map.claim_in(key, make, &self.guard)
-    }
-
-    /// The value of `key`, or `value` inserted; borrowed either way.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`get_or_insert_with`](Self::get_or_insert_with).
-    pub fn get_or_insert(&self, key: K, value: V) -> &V {
-        self.map.claim_in(key, || value, &self.guard)
-    }
-
-    /// One atomic read-modify-write of `key`, as [`HopscotchMap::compute`];
-    /// answers the value the key holds after it, borrowed.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`HopscotchMap::compute`].
-    ///
-    /// ```
-    /// let map = kovan_map::HopscotchMap::with_capacity(8);
-    /// let m = map.pin();
-    /// assert_eq!(m.compute("n", |v| Some(v.map_or(1, |v| v + 1))), Some(&1));
-    /// assert_eq!(m.compute("n", |v| Some(v.map_or(1, |v| v + 1))), Some(&2));
-    /// ```
-    pub fn compute<F>(&self, key: K, f: F) -> Option<&V>
-    where
-        F: FnMut(Option<&V>) -> Option<V>,
-    {
-        self.map.compute_in(key, f, &self.guard)
-    }
+// The handle and its methods, written once for both maps; what follows it
+// is this map's: the linearization point of each operation, the iterator
+// and the cores.
+crate::shared_api::pinned_front_end! {
+    map: HopscotchMap<const H: usize = 32>,
+    iter: PinnedIter<'_, K, V, S, H>,
+    iter_guarantee: "every key present for the whole iteration exactly once, never a key \
+                     twice, across resizes",
+    get: "As [`HopscotchMap::get`], also while the table is being resized: the load of \
+          the slot (or overflow node) that returned the key's entry untagged (or the load \
+          that found its last entry gone, confirmed by an unchanged home word).",
+    insert: "As [`HopscotchMap::insert`]: the CAS that replaces a present key's entry in \
+             its slot, or the step that shows a new key's committed entry (or pushes its \
+             overflow node).",
+    remove: "As [`HopscotchMap::remove`]: the `DELETED` tag on the key's entry.",
+    get_or_insert_with: "As [`HopscotchMap::get_or_insert_with`]: of calls racing on an \
+                         absent key exactly one inserts, and the others answer its value.",
+    compute: "As [`HopscotchMap::compute`]: the step of the attempt that succeeds (the \
+              replacement CAS, the `DELETED` tag, or the showing of a new key).",
 }
 
 /// An iterator over `(&K, &V)` under a [`Pinned`] handle; see
@@ -230,6 +48,18 @@ pub struct PinnedIter<'p, K: 'static, V: 'static, S, const H: usize = 32> {
     cursor: Cursor,
     /// The entries of the last home read, in reverse order.
     batch: Vec<(&'p K, &'p V)>,
+}
+
+impl<'p, K: 'static, V: 'static, S, const H: usize> PinnedIter<'p, K, V, S, H> {
+    /// From the first home, under the handle's `guard`.
+    fn new(map: &'p HopscotchMap<K, V, S, H>, guard: &'p Guard) -> Self {
+        PinnedIter {
+            map,
+            guard,
+            cursor: Cursor::start(),
+            batch: Vec::new(),
+        }
+    }
 }
 
 impl<'p, K: 'static, V: 'static, S, const H: usize> Iterator for PinnedIter<'p, K, V, S, H> {
