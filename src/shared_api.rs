@@ -38,12 +38,6 @@ macro_rules! impl_std_traits {
         }
         $crate::shared_api::impl_std_traits!($Map $(, const $H)?);
     };
-    // TRANSITIONAL: the word src/hopscotch/mod.rs still writes. The `Debug`
-    // through clones is gone; this is `debug_by_pin` (no `Clone` bound).
-    // Delete this arm once that invocation says `debug_by_pin`.
-    ($Map:ident, debug_by_clone $(, const $H:ident)?) => {
-        $crate::shared_api::impl_std_traits!($Map, debug_by_pin $(, const $H)?);
-    };
     ($Map:ident $(, const $H:ident)?) => {
 
         impl<K, V, S $(, const $H: usize)?> PartialEq for $Map<K, V, S $(, $H)?>
@@ -165,11 +159,8 @@ pub(crate) use impl_std_traits;
 /// `replace_if` and `insert`, as impl items: invoked inside the map's write
 /// impl block (`K: Hash + Eq + Send`, `V: Send`, `S: BuildHasher`) as
 /// `derived_write_ops!(HashMap)`; the map's name goes into the examples.
-/// (TRANSITIONAL: `derived_write_ops!()`, as the two `mod.rs` files still
-/// write it, gives the same methods without their examples; once both name
-/// their map, make `$Map` mandatory.)
 macro_rules! derived_write_ops {
-    ($($Map:ident)?) => {
+    ($Map:ident) => {
         /// Inserts `value` unless `key` is present. `None` if it inserted;
         /// otherwise the present value, and the map is unchanged.
         ///
@@ -183,14 +174,12 @@ macro_rules! derived_write_ops {
         /// key in [`insert`](Self::insert). Present: the search's load that
         /// found the key's entry live.
         ///
-        $(
         /// ```
         #[doc = concat!(" let map = kovan_map::", stringify!($Map), "::with_capacity(8);")]
         /// assert_eq!(map.insert_if_absent(1, "one"), None);
         /// assert_eq!(map.insert_if_absent(1, "uno"), Some("one"));
         /// assert_eq!(map.get(&1), Some("one"));
         /// ```
-        )?
         pub fn insert_if_absent(&self, key: K, value: V) -> Option<V>
         where
             V: Clone,
@@ -211,13 +200,11 @@ macro_rules! derived_write_ops {
         ///
         /// As [`insert_if_absent`](Self::insert_if_absent).
         ///
-        $(
         /// ```
         #[doc = concat!(" let map = kovan_map::", stringify!($Map), "::with_capacity(8);")]
         /// assert_eq!(map.get_or_insert(1, 10), 10);
         /// assert_eq!(map.get_or_insert(1, 11), 10);
         /// ```
-        )?
         pub fn get_or_insert(&self, key: K, value: V) -> V
         where
             V: Clone,
@@ -240,14 +227,12 @@ macro_rules! derived_write_ops {
         ///
         /// As [`insert_if_absent`](Self::insert_if_absent).
         ///
-        $(
         /// ```
         #[doc = concat!(" let map = kovan_map::", stringify!($Map), "::with_capacity(8);")]
         /// assert_eq!(map.get_or_insert_with("k", || vec![1]), [1]);
         /// // Present: `make` does not run.
         /// assert_eq!(map.get_or_insert_with("k", || unreachable!()), [1]);
         /// ```
-        )?
         pub fn get_or_insert_with<F>(&self, key: K, make: F) -> V
         where
             F: FnOnce() -> V,
@@ -272,14 +257,12 @@ macro_rules! derived_write_ops {
         /// it by. Absent: a moment of the search when the key had no live
         /// entry.
         ///
-        $(
         /// ```
         #[doc = concat!(" let map = kovan_map::", stringify!($Map), "::with_capacity(8);")]
         /// map.insert(1, "one");
         /// assert_eq!(map.remove(&1), Some("one"));
         /// assert_eq!(map.remove(&1), None);
         /// ```
-        )?
         pub fn remove<Q>(&self, key: &Q) -> Option<V>
         where
             K: core::borrow::Borrow<Q>,
@@ -299,14 +282,12 @@ macro_rules! derived_write_ops {
         ///
         /// As [`remove`](Self::remove).
         ///
-        $(
         /// ```
         #[doc = concat!(" let map = kovan_map::", stringify!($Map), "::with_capacity(8);")]
         /// map.insert(1, "one");
         /// assert_eq!(map.force_remove(&1), Some("one"));
         /// assert!(map.is_empty());
         /// ```
-        )?
         pub fn force_remove<Q>(&self, key: &Q) -> Option<V>
         where
             K: core::borrow::Borrow<Q>,
@@ -326,7 +307,6 @@ macro_rules! derived_write_ops {
         ///
         /// As [`remove_if`](Self::remove_if).
         ///
-        $(
         /// ```
         #[doc = concat!(" let map = kovan_map::", stringify!($Map), "::with_capacity(8);")]
         /// map.insert(1, 10);
@@ -334,7 +314,6 @@ macro_rules! derived_write_ops {
         /// assert_eq!(map.compare_and_remove(&1, &10), Some(10));
         /// assert_eq!(map.get(&1), None);
         /// ```
-        )?
         pub fn compare_and_remove<Q>(&self, key: &Q, expected: &V) -> Option<V>
         where
             K: core::borrow::Borrow<Q>,
@@ -355,7 +334,6 @@ macro_rules! derived_write_ops {
         ///
         /// As [`replace_if`](Self::replace_if).
         ///
-        $(
         /// ```
         #[doc = concat!(" let map = kovan_map::", stringify!($Map), "::with_capacity(8);")]
         /// map.insert(1, 10);
@@ -364,7 +342,6 @@ macro_rules! derived_write_ops {
         /// assert_eq!(map.compare_and_swap(2, &10, 12), Err(None));
         /// assert_eq!(map.get(&1), Some(12));
         /// ```
-        )?
         pub fn compare_and_swap(&self, key: K, expected: &V, value: V) -> Result<V, Option<V>>
         where
             V: PartialEq + Clone,
@@ -380,14 +357,12 @@ macro_rules! derived_write_ops {
         /// [`insert`](Self::insert), so a concurrent reader may see some
         /// pairs and not yet the others.
         ///
-        $(
         /// ```
         #[doc = concat!(" let map = kovan_map::", stringify!($Map), "::with_capacity(8);")]
         /// map.extend([(1, "one"), (2, "two"), (1, "uno")]);
         /// assert_eq!(map.len(), 2);
         /// assert_eq!(map.get(&1), Some("uno"));
         /// ```
-        )?
         pub fn extend<I: IntoIterator<Item = (K, V)>>(&self, iter: I)
         where
             V: Clone,

@@ -745,7 +745,7 @@ where
         let _ = list::search(start, so, |node| node.key() == dead.key(), guard);
     }
 
-    crate::shared_api::derived_write_ops!();
+    crate::shared_api::derived_write_ops!(HashMap);
 
     /// Inserts `key` with the value `make` builds if the key is absent;
     /// answers `on_insert` of the inserted value, or a clone of the present

@@ -827,7 +827,7 @@ where
         true
     }
 
-    crate::shared_api::derived_write_ops!();
+    crate::shared_api::derived_write_ops!(HopscotchMap);
 
     fn claim<R>(
         &self,
@@ -1210,7 +1210,7 @@ impl<K: 'static, V: 'static, S, const H: usize> Drop for HopscotchMap<K, V, S, H
     }
 }
 
-crate::shared_api::impl_std_traits!(HopscotchMap, debug_by_clone, const H);
+crate::shared_api::impl_std_traits!(HopscotchMap, debug_by_pin, const H);
 
 impl<K, V, S, const H: usize> Clone for HopscotchMap<K, V, S, H>
 where
