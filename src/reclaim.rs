@@ -291,6 +291,19 @@ mod imp {
             let new = unsafe { kovan::Shared::from_raw(new.word as *mut T) };
             self.word.store(new, Ordering::Relaxed);
         }
+
+        /// The address the link holds (tags cleared), read without
+        /// protection: a prefetch hint only. The node may be freed at any
+        /// moment; never dereference the result.
+        #[inline]
+        pub(crate) fn peek(&self, guard: &Guard) -> *const T {
+            // ORDERING: Relaxed: nothing is read through the address.
+            // SAFETY: kovan's `load_unprotected` asks that the result not be
+            // dereferenced unprotected; it is only handed to the CPU as a
+            // prefetch address, which reads nothing the program sees.
+            let word = unsafe { self.word.load_unprotected(Ordering::Relaxed, &guard.inner) };
+            (word.as_raw() as usize & !TAG_BITS) as *const T
+        }
     }
 
     /// A bucket array of `n` null links, or `AllocFailed`.

@@ -66,6 +66,31 @@ pub(crate) fn hint() {
     core::hint::spin_loop();
 }
 
+/// Whether [`prefetch`] does anything: on x86-64 in production builds. Under
+/// loom and shuttle it is off, and code that only computes a prefetch
+/// address is skipped with it, so the models explore no extra loads.
+pub(crate) const PREFETCH: bool = cfg!(all(
+    target_arch = "x86_64",
+    not(any(kovan_map_loom, feature = "shuttle"))
+));
+
+/// Asks the CPU to bring the cache line at `ptr` in, for a read soon.
+///
+/// A hint, not a memory access: it never faults and reads nothing the
+/// program sees, so `ptr` may be any address (a freed one included); it
+/// orders nothing and has no place in the maps' protocols.
+#[inline(always)]
+pub(crate) fn prefetch<T>(ptr: *const T) {
+    #[cfg(all(target_arch = "x86_64", not(any(kovan_map_loom, feature = "shuttle"))))]
+    // SAFETY: `prefetcht0` is part of SSE, which every x86-64 CPU has; it
+    // dereferences nothing (an invalid address is ignored by the CPU).
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr.cast());
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(any(kovan_map_loom, feature = "shuttle")))))]
+    let _ = ptr;
+}
+
 /// A cell for data that is written once, before its node is published, and
 /// read afterwards by any thread that found the node.
 ///

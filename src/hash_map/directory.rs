@@ -213,6 +213,59 @@ impl<K, V> Directory<K, V> {
         unsafe { &*base.add(offset) }
     }
 
+    /// Prefetches the dummy `ahead` places after the dummy of key `key` in
+    /// list order, counted among the `size` buckets (a size this thread
+    /// loaded with Acquire, as every reader does): the bucket whose
+    /// reversed index is `key + ahead * 2^64 / size` (`key` cut to its
+    /// bucket among `size`), always below `size`. A walk along the list
+    /// meets the dummies of a table in bit-reversed order, each in another
+    /// part of the directory (another page, for a large table); fetching the
+    /// next ones while this run is read overlaps those misses. Nothing is
+    /// read for the program: the entry's address is computed from the
+    /// segment table (one Acquire load of a published segment) and handed to
+    /// the CPU as a hint. Skipped in the model builds (`sync::PREFETCH`).
+    ///
+    /// With `node`, it prefetches instead the first node after that dummy:
+    /// the dummy's `next` is read without protection (its line was
+    /// prefetched a few dummies earlier) and only handed to the CPU.
+    #[inline]
+    pub(crate) fn prefetch_ahead(&self, key: u64, size: usize, ahead: u64, node: Option<&Guard>) {
+        if !sync::PREFETCH || size < 2 {
+            return;
+        }
+        let step = 1u64 << (64 - size.trailing_zeros());
+        // The key's bucket among `size` (a dummy met on the walk may be of a
+        // bucket at or above `size`: the table grew since, or shrank).
+        let key = key & !(step - 1);
+        let Some(next) = ahead.checked_mul(step).and_then(|d| key.checked_add(d)) else {
+            return; // past the last bucket
+        };
+        let b = next.reverse_bits() as usize;
+        debug_assert!(b < size);
+        // SAFETY: `b < size`, a size the caller loaded with Acquire, so its
+        // segment is allocated (segments are published before the size CAS
+        // that covers them, and never freed while the map lives).
+        let dummy = unsafe { self.entry(b) };
+        match node {
+            None => sync::prefetch(dummy),
+            Some(guard) => {
+                let first = dummy.next.peek(guard);
+                if !first.is_null() {
+                    sync::prefetch(first);
+                }
+            }
+        }
+    }
+
+    /// The buckets in use now, loaded with Acquire: every segment below it
+    /// is allocated and visible.
+    #[inline]
+    pub(crate) fn size_acquire(&self) -> usize {
+        // ORDERING: Acquire pairs with the CAS that raised the size, which
+        // follows the publication of every segment below it.
+        self.size.load(Ordering::Acquire)
+    }
+
     /// Bucket 0's dummy, the head of the list.
     #[inline]
     pub(crate) fn first(&self) -> &Dummy<K, V> {

@@ -1135,36 +1135,66 @@ where
 }
 
 impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
-    /// Empties the table with exclusive access: each live entry is moved
-    /// into `sink`, each dead node still linked is dropped.
-    pub(super) fn drain(&mut self, mut sink: impl FnMut((K, V))) {
-        let guard = reclaim::pin();
-        let first = self.dir.first();
-        let mut curr = first.next.load(Ordering::Relaxed, &guard);
-        self.dir.clear_head();
+    /// Every element still linked, in list order, with exclusive access
+    /// (`&mut self`: no other thread reaches the map, nothing is retired
+    /// meanwhile): `dummy` gets each dummy after its `next` was read,
+    /// `node` each node with its word and whether it is dead, after its
+    /// `next` was read, so it may free the node. Prefetches ahead as an
+    /// iteration does (`iter::prefetch_from`).
+    fn walk_exclusive(
+        &mut self,
+        guard: &Guard,
+        mut dummy: impl FnMut(&Directory<K, V>, &directory::Dummy<K, V>),
+        mut node: impl FnMut(Shared<'_, Node<K, V>>, &Node<K, V>, bool),
+    ) {
+        let ahead = iter::prefetch_from(self);
+        let size = ahead.map_or(0, Directory::size_acquire);
+        let mut curr = self.dir.first().next.load(Ordering::Relaxed, guard);
         while !curr.is_null() {
-            // SAFETY: `&mut self`: no other thread reaches the map; each
-            // element still linked is visited once (retired nodes are not
-            // linked), a node word is an allocated node.
+            // SAFETY: `&mut self`: every element still linked is allocated
+            // (retired nodes are unlinked) and visited once; a node word is
+            // a node.
             match unsafe { list::item(curr) } {
-                Item::Dummy(dummy) => {
-                    curr = dummy.next.load(Ordering::Relaxed, &guard);
-                    self.dir.reset(dummy);
-                }
-                Item::Node(node) => {
-                    let next = node.next.load(Ordering::Relaxed, &guard);
-                    if list::is_dead(next) {
-                        // SAFETY: as above.
-                        unsafe { reclaim::destroy(curr.ptr()) };
-                    } else {
-                        // SAFETY: as above; the node is live, so its entry is
-                        // moved out exactly once.
-                        sink(unsafe { reclaim::take(curr.ptr()) }.into_parts());
+                Item::Dummy(d) => {
+                    if let Some(dir) = ahead {
+                        let key = d.key();
+                        dir.prefetch_ahead(key, size, iter::PREFETCH_AHEAD, None);
+                        dir.prefetch_ahead(key, size, iter::PREFETCH_AHEAD / 2, Some(guard));
                     }
+                    curr = d.next.load(Ordering::Relaxed, guard);
+                    dummy(&self.dir, d);
+                }
+                Item::Node(n) => {
+                    let next = n.next.load(Ordering::Relaxed, guard);
+                    node(curr, n, list::is_dead(next));
                     curr = list::target(next);
                 }
             }
         }
+    }
+
+    /// Empties the table with exclusive access: each live entry is moved
+    /// into `sink`, each dead node still linked is dropped.
+    pub(super) fn drain(&mut self, mut sink: impl FnMut((K, V))) {
+        let guard = reclaim::pin();
+        self.walk_exclusive(
+            &guard,
+            // The walk read the dummy's `next` already.
+            |dir, dummy| dir.reset(dummy),
+            |word, _, dead| {
+                if dead {
+                    // SAFETY: as in `walk_exclusive`: the node is visited
+                    // once, and the walk read its `next` already.
+                    unsafe { reclaim::destroy(word.ptr()) };
+                } else {
+                    // SAFETY: as above; the node is live, so its entry is
+                    // moved out exactly once.
+                    sink(unsafe { reclaim::take(word.ptr()) }.into_parts());
+                }
+            },
+        );
+        // Bucket 0's dummy, which the walk starts from and does not pass.
+        self.dir.clear_head();
         for stripe in self.len.iter() {
             stripe.0.store(0, Ordering::Relaxed);
         }

@@ -78,6 +78,8 @@ where
 /// An iterator over `(&K, &V)` under a [`Pinned`] handle; see
 /// [`Pinned::iter`].
 pub struct PinnedIter<'p, K: 'static, V: 'static> {
+    /// Where to prefetch from (see `iter::prefetch_from`), decided once.
+    ahead: Option<&'p super::directory::Directory<K, V>>,
     at: Option<&'p super::directory::Dummy<K, V>>,
     guard: &'p Guard,
     /// The entries of the last batch read, in reverse list order.
@@ -88,6 +90,7 @@ impl<'p, K: 'static, V: 'static> PinnedIter<'p, K, V> {
     /// From the map's first bucket, under the handle's `guard`.
     fn new<S>(map: &'p HashMap<K, V, S>, guard: &'p Guard) -> Self {
         PinnedIter {
+            ahead: super::iter::prefetch_from(map),
             at: Some(map.dir.first()),
             guard,
             batch: Vec::new(),
@@ -104,9 +107,13 @@ impl<'p, K: 'static, V: 'static> Iterator for PinnedIter<'p, K, V> {
                 return Some(entry);
             }
             let at = self.at?;
-            let next = read_batch(at, self.guard, &mut self.batch, |node: &'p Node<K, V>| {
-                (node.key(), node.value())
-            });
+            let next = read_batch(
+                self.ahead,
+                at,
+                self.guard,
+                &mut self.batch,
+                |node: &'p Node<K, V>| (node.key(), node.value()),
+            );
             // SAFETY: dummies live in the directory until the map, which the
             // handle borrows for longer than `'p`, is dropped.
             self.at = next.map(|dummy| unsafe { &*dummy });

@@ -3,10 +3,9 @@
 //! `shrink_to_fit`.
 
 use super::directory::node_key;
-use super::list::{self, Item};
+use super::list;
 use super::HashMap;
 use crate::reclaim;
-use crate::sync::Ordering;
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::hash::{BuildHasher, Hash};
@@ -37,21 +36,15 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     /// reaches the map, and nothing is retired meanwhile).
     fn for_each_exclusive(&mut self, mut visit: impl FnMut(&super::list::Node<K, V>)) {
         let guard = reclaim::pin();
-        let mut curr = self.dir.first().next.load(Ordering::Relaxed, &guard);
-        while !curr.is_null() {
-            // SAFETY: `&mut self`: every element still linked is allocated
-            // (retired nodes are unlinked), and a node word is a node.
-            match unsafe { list::item(curr) } {
-                Item::Dummy(dummy) => curr = dummy.next.load(Ordering::Relaxed, &guard),
-                Item::Node(node) => {
-                    let next = node.next.load(Ordering::Relaxed, &guard);
-                    if !list::is_dead(next) {
-                        visit(node);
-                    }
-                    curr = list::target(next);
+        self.walk_exclusive(
+            &guard,
+            |_, _| {},
+            |_, node, dead| {
+                if !dead {
+                    visit(node);
                 }
-            }
-        }
+            },
+        );
     }
 
     /// An iterator over `(&K, &mut V)` of every entry, with exclusive
