@@ -134,6 +134,20 @@ mod imp {
     /// reservation until the thread pins again or calls [`flush`], so call
     /// `flush` before a thread that used a map goes idle.
     ///
+    /// ```
+    /// use kovan_map::HashMap;
+    ///
+    /// let map = HashMap::with_capacity(8);
+    /// map.insert(1, String::from("one"));
+    /// let guard = kovan_map::pin(); // or map.pin(), a handle that derefs to it
+    /// let one: &String = map.get_ref(&1, &guard).unwrap();
+    /// map.remove(&1); // another thread could do this: `one` stays readable
+    /// assert_eq!(one, "one");
+    /// drop(guard); // from here on the removed entry may be freed
+    /// ```
+    ///
+    /// A guard stays on its thread:
+    ///
     /// ```compile_fail
     /// fn assert_send<T: Send>() {}
     /// assert_send::<kovan_map::Guard>();
@@ -158,6 +172,13 @@ mod imp {
     /// destructors of keys and values that any thread removed; so user
     /// `Drop` code can run inside it, and inside every map method, reads
     /// included.
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::new();
+    /// map.insert("k", 7);
+    /// let guard = kovan_map::pin();
+    /// assert_eq!(map.get_ref(&"k", &guard), Some(&7));
+    /// ```
     #[inline]
     pub fn pin() -> Guard {
         Guard {
@@ -178,6 +199,24 @@ mod imp {
     /// Call it before a thread that used a map goes idle; a thread's exit
     /// does the same on its own. It may run destructors of removed keys and
     /// values (of any map, removed by any thread).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let map = Arc::new(kovan_map::HashMap::with_capacity(64));
+    /// let worker = {
+    ///     let map = Arc::clone(&map);
+    ///     std::thread::spawn(move || {
+    ///         for i in 0..100 {
+    ///             map.insert(i % 10, vec![0u8; 64]); // replacements retire the old values
+    ///         }
+    ///         // About to wait for more work: free what this thread holds back.
+    ///         kovan_map::flush();
+    ///     })
+    /// };
+    /// worker.join().unwrap();
+    /// assert_eq!(map.len(), 10);
+    /// ```
     #[inline]
     pub fn flush() {
         kovan::flush();
