@@ -30,6 +30,7 @@ mod overflow;
 pub mod par;
 mod pinned;
 mod resize;
+mod std_like;
 mod table;
 
 pub use iter::{HopscotchIntoIter, HopscotchIter, HopscotchKeys, HopscotchValues};
