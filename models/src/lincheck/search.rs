@@ -20,10 +20,17 @@
 //! - An operation is a *candidate* if every operation that precedes it is
 //!   linearized: its call is at most `minret`, the least return time among
 //!   the completed operations not yet linearized (and, for loom-shaped
-//!   histories, its thread's previous operation is linearized).
+//!   histories, its thread's previous operation is linearized). A pending
+//!   or optional operation is one only until its deadline (no operation
+//!   called after it linearized) and, for an optional one, while no later
+//!   operation of its thread is linearized: program order holds for it too
+//!   when it overlaps its thread's next call (loom-shaped windows).
 //! - An *observer* (see [`crate::spec::observes`]) that is a candidate and
 //!   matches the current state is linearized at once without branching:
-//!   moving it earlier in any linearization keeps every state the same.
+//!   moving it earlier in any linearization keeps every state the same
+//!   (unless that would rule out a pending or optional operation still
+//!   open: one whose deadline is before the observer's call, or an optional
+//!   one of its thread that program order puts before it).
 //!
 //! The memo (`Memo`) holds every configuration entered; one met again has
 //! already failed (the search stops at the first success), so it is not
@@ -72,6 +79,26 @@ pub(crate) struct Part {
     /// The previous pending operation (by call) with the very same
     /// operation and arguments, or NONE.
     ptwin: Vec<u32>,
+    /// Program order for optional operations: `psucc[psucc_start[q]..
+    /// psucc_start[q + 1]]` are the later operations of `q`'s thread called
+    /// by `q`'s return (completed `x` as `x`, pending `q'` as `n + q'`),
+    /// for an optional `q` (empty otherwise). `q` cannot take effect once
+    /// one of them has: it returned before its thread called them. (Later
+    /// ones called after its return are ruled out by its deadline; a
+    /// pending operation's deadline is its thread's next call, so it needs
+    /// no list.) Non-empty only where one thread's operations overlap, in
+    /// loom-shaped windows.
+    psucc_start: Vec<u32>,
+    psucc: Vec<u32>,
+    /// The inverse, for completed operations: `bounds[bounds_start[x]..
+    /// bounds_start[x + 1]]` are the optional `q` with `x` in their list
+    /// (both empty when no list has a completed operation).
+    bounds_start: Vec<u32>,
+    bounds: Vec<u32>,
+    /// Until when the pending operation's bit matters to the memo key: its
+    /// deadline, or later, up to the deadline of an optional operation that
+    /// has it in its list (whether it took effect rules that one out).
+    pkeep: Vec<u64>,
     /// Some thread's operations overlap in time (a loom-shaped history), so
     /// program order must be checked explicitly.
     program_order: bool,
@@ -121,6 +148,11 @@ impl Part {
             presult: Vec::new(),
             pblind: Vec::new(),
             ptwin: vec![NONE; pend.len()],
+            psucc_start: vec![0; pend.len() + 1],
+            psucc: Vec::new(),
+            bounds_start: Vec::new(),
+            bounds: Vec::new(),
+            pkeep: Vec::new(),
             program_order: false,
             source: Vec::with_capacity(n + pend.len()),
             unwritten: Vec::new(),
@@ -189,6 +221,12 @@ impl Part {
                 part.ptwin[q] = t;
             }
         }
+        // Program order for optional operations (they exist only in
+        // shrinking's windows).
+        part.pkeep = part.pdeadline.clone();
+        if part.presult.iter().any(Option::is_some) {
+            part.program_order_for_optional(ops, &done, &pend);
+        }
         // Dominating twins (only for interval histories: the exchange
         // argument needs real-time order alone).
         if !part.program_order {
@@ -218,6 +256,72 @@ impl Part {
             .filter_map(|(i, v)| by_source.get(&i).map(|&x| (x, v)))
             .collect();
         part
+    }
+
+    /// Program order for optional operations: fills `psucc`, `bounds` and
+    /// `pkeep` (see there), and sets `program_order` when an optional
+    /// operation overlaps a later call of its thread. Only called when some
+    /// operation is optional (in shrinking), so a plain check pays nothing.
+    fn program_order_for_optional(&mut self, ops: &[Operation], done: &[usize], pend: &[usize]) {
+        let n = done.len();
+        // A thread's items by call: completed `x` as `x`, pending `q` as
+        // `n + q`.
+        let mut items: std::collections::HashMap<u64, Vec<(u64, u32)>> =
+            std::collections::HashMap::new();
+        for (x, &i) in done.iter().enumerate() {
+            items
+                .entry(ops[i].thread)
+                .or_default()
+                .push((self.call[x], x as u32));
+        }
+        for (q, &i) in pend.iter().enumerate() {
+            items
+                .entry(ops[i].thread)
+                .or_default()
+                .push((self.pcall[q], (n + q) as u32));
+        }
+        for list in items.values_mut() {
+            list.sort_unstable();
+        }
+        let mut bounded_by: Vec<(u32, u32)> = Vec::new(); // (completed x, optional q)
+        for (q, &i) in pend.iter().enumerate() {
+            self.psucc_start[q] = self.psucc.len() as u32;
+            if self.presult[q].is_none() {
+                continue;
+            }
+            let ret = self.pdeadline[q];
+            let list = &items[&ops[i].thread];
+            let from = list.partition_point(|&(c, _)| c <= self.pcall[q]);
+            for &(c, item) in &list[from..] {
+                if c > ret {
+                    break;
+                }
+                self.psucc.push(item);
+                if (item as usize) < n {
+                    bounded_by.push((item, q as u32));
+                } else {
+                    let k = item as usize - n;
+                    self.pkeep[k] = self.pkeep[k].max(ret);
+                }
+            }
+        }
+        self.psucc_start[pend.len()] = self.psucc.len() as u32;
+        if !self.psucc.is_empty() {
+            // A thread's operations overlap: the exchange arguments of the
+            // twin rules (in `Part::new`) need real-time order alone.
+            self.program_order = true;
+            bounded_by.sort_unstable();
+            self.bounds_start = vec![0; n + 1];
+            let mut k = 0;
+            for x in 0..n {
+                self.bounds_start[x] = k as u32;
+                while k < bounded_by.len() && bounded_by[k].0 as usize == x {
+                    self.bounds.push(bounded_by[k].1);
+                    k += 1;
+                }
+            }
+            self.bounds_start[n] = self.bounds.len() as u32;
+        }
     }
 
     /// Number of completed operations.
@@ -590,6 +694,22 @@ impl State {
         prev == NONE || self.is_lin(prev as usize)
     }
 
+    /// None of the later operations of optional `q`'s thread that bound it
+    /// (`Part::psucc`) has taken effect.
+    fn no_successor_done(&self, part: &Part, q: usize) -> bool {
+        let n = part.completed();
+        part.psucc[part.psucc_start[q] as usize..part.psucc_start[q + 1] as usize]
+            .iter()
+            .all(|&item| {
+                let item = item as usize;
+                if item < n {
+                    !self.is_lin(item)
+                } else {
+                    !self.is_plin(item - n)
+                }
+            })
+    }
+
     /// A candidate observer whose result matches the current cell.
     fn forced_observer(&self, part: &Part, minret: u64) -> Option<(usize, Option<Value>)> {
         // Not an observer called after the deadline of a pending operation
@@ -602,8 +722,20 @@ impl State {
             .map(|q| part.pdeadline[q])
             .min()
             .unwrap_or(u64::MAX);
+        // Nor one that would rule out an optional operation of its thread
+        // still open (it returned after this observer's call: program
+        // order puts it first, if it takes effect).
+        let bounds_open = |x: usize| {
+            part.bounds[part.bounds_start[x] as usize..part.bounds_start[x + 1] as usize]
+                .iter()
+                .any(|&q| !self.is_plin(q as usize) && part.pdeadline[q as usize] >= latest_call)
+        };
         self.candidates(part, minret, 0)
-            .filter(|&x| part.observer[x] && part.call[x] <= open_deadline)
+            .filter(|&x| {
+                part.observer[x]
+                    && part.call[x] <= open_deadline
+                    && (part.bounds.is_empty() || !bounds_open(x))
+            })
             .find_map(|x| {
                 let (ret, cell) = spec::apply(self.cell, &part.op[x]);
                 (ret == part.result[x]).then_some((x, cell))
@@ -631,6 +763,7 @@ impl State {
                 && self.prev_done(part.pprev[q])
                 && !(self.after_pending && part.pblind[q])
                 && part.pdeadline[q] >= latest_call
+                && self.no_successor_done(part, q)
                 && (part.program_order
                     || part.ptwin[q] == NONE
                     || self.is_plin(part.ptwin[q] as usize))
@@ -736,7 +869,7 @@ impl State {
             let mut m = bits;
             while m != 0 {
                 let q = w * 64 + m.trailing_zeros() as usize;
-                if part.pdeadline[q] < latest {
+                if part.pkeep[q] < latest {
                     bits &= !(1 << (q % 64));
                 }
                 m &= m - 1;
@@ -767,5 +900,161 @@ impl State {
             key.push(bits);
             pos += 64;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lincheck::linearizable_from;
+
+    const OPEN: Budget = Budget {
+        deadline: None,
+        max_memory: 1 << 30,
+        reject_unwritten: true,
+    };
+
+    fn opt(v: Option<Value>) -> Ret {
+        Ret::Opt(v)
+    }
+
+    /// Does the search linearize `ops`, the first `optional` of them
+    /// optional, from `init`?
+    fn from(ops: &[Operation], optional: usize, init: Option<Value>) -> bool {
+        let marks: Vec<bool> = (0..ops.len()).map(|i| i < optional).collect();
+        linearizable_from(ops, Some(&marks), &[init], &OPEN).expect("decided")
+    }
+
+    /// The reproducer of `counterexamples_are_minimal`'s failures (a
+    /// loom-shaped window, key holding 2): thread 1's optional insert
+    /// overlaps its own next call, a remove. Program order puts the insert
+    /// (if it took effect at all) before that remove, and then nothing
+    /// linearizes: the insert needs an empty key, and without it thread 1's
+    /// remove empties the key before thread 0 removes 2. The search used to
+    /// let the insert take effect after its thread's remove (remove -> 2,
+    /// insert -> None, remove -> 2), because only its return bounded it.
+    #[test]
+    fn an_optional_operation_takes_effect_before_its_threads_next_call() {
+        let ops = [
+            Operation::returned(1, 3, 5, Op::Insert { key: 0, value: 2 }, opt(None)),
+            Operation::returned(1, 4, 6, Op::Remove { key: 0 }, opt(Some(2))),
+            Operation::returned(0, 8, 9, Op::Remove { key: 0 }, opt(Some(2))),
+        ];
+        assert!(!from(&ops, 1, Some(2)));
+        // The order program order allows is still found: from an empty key
+        // the insert goes first, then the two removes see 2 and nothing.
+        let ops_ok = [
+            ops[0].clone(),
+            ops[1].clone(),
+            Operation::returned(0, 8, 9, Op::Remove { key: 0 }, opt(None)),
+        ];
+        assert!(from(&ops_ok, 1, None));
+    }
+
+    /// Program order binds the optional operation to its own thread only:
+    /// another thread's operation called before the optional one returned
+    /// may still come before it. Here the key holds 7; thread 2's remove
+    /// (called at 4, before the insert returned at 5) must come first, so
+    /// that the insert sees an empty key and thread 1's remove sees 2. (A
+    /// fix that cut the optional operation's deadline to one before its
+    /// thread's next call, 3, would reject this.)
+    #[test]
+    fn an_optional_operation_may_follow_another_threads_overlapping_call() {
+        let ops = [
+            Operation::returned(1, 3, 5, Op::Insert { key: 0, value: 2 }, opt(None)),
+            Operation::returned(1, 4, 6, Op::Remove { key: 0 }, opt(Some(2))),
+            Operation::returned(2, 4, 6, Op::Remove { key: 0 }, opt(Some(7))),
+            Operation::returned(0, 8, 9, Op::Get { key: 0 }, opt(None)),
+        ];
+        assert!(from(&ops, 1, Some(7)));
+    }
+
+    /// The same rule when the later operation of the thread is optional or
+    /// pending (it may itself never take effect, but if it does, the
+    /// earlier one cannot follow it). Only "2 then 1" explains the final
+    /// read, and program order forbids it.
+    #[test]
+    fn an_optional_operation_does_not_follow_a_later_optional_or_pending_one() {
+        let first = Operation::returned(1, 3, 6, Op::Insert { key: 0, value: 1 }, opt(Some(2)));
+        let read = Operation::returned(0, 9, 10, Op::Get { key: 0 }, opt(Some(1)));
+        let optional_second =
+            Operation::returned(1, 4, 7, Op::Insert { key: 0, value: 2 }, opt(None));
+        assert!(!from(
+            &[first.clone(), optional_second, read.clone()],
+            2,
+            None
+        ));
+        let pending_second = Operation::pending(1, 4, Op::Insert { key: 0, value: 2 });
+        assert!(!from(&[first, pending_second, read], 1, None));
+    }
+
+    /// An observer that is the next call of an optional operation's thread
+    /// is not linearized at once (the forced-observer rule) while that
+    /// optional operation may still take effect: doing so would rule it
+    /// out. Here the only order is: insert 2 (optional), then thread 1's
+    /// `contains_key` (true either way), then the read of 2.
+    #[test]
+    fn an_observer_does_not_jump_ahead_of_its_threads_optional_operation() {
+        let ops = [
+            Operation::returned(1, 3, 5, Op::Insert { key: 0, value: 2 }, opt(Some(1))),
+            Operation::returned(1, 4, 6, Op::ContainsKey { key: 0 }, Ret::Bool(true)),
+            Operation::returned(0, 8, 9, Op::Get { key: 0 }, opt(Some(2))),
+        ];
+        assert!(from(&ops, 1, Some(1)));
+    }
+
+    /// The memo key keeps a pending operation's bit past its own deadline
+    /// while an optional operation of its thread that it bounds is still
+    /// open: whether it took effect decides whether that one still may.
+    /// Thread 1: optional insert `A` [3, 10], pending insert `B` at 4
+    /// (deadline 5: its thread calls again at 6), `get` `C` [6, 11];
+    /// thread 2: `compute` `D` [7, 8]. With `D` linearized (latest call 7,
+    /// past `B`'s deadline), "`B` took effect" (then `A` cannot) and "`B`
+    /// never did" (then `A` still may) are different configurations; a
+    /// key that dropped `B`'s bit would let the memo answer one by the
+    /// other.
+    #[test]
+    fn the_memo_keeps_a_bit_that_still_bounds_an_optional_operation() {
+        let ops = [
+            Operation::returned(1, 3, 10, Op::Insert { key: 0, value: 7 }, opt(Some(5))),
+            Operation::pending(1, 4, Op::Insert { key: 0, value: 9 }),
+            Operation::returned(1, 6, 11, Op::Get { key: 0 }, opt(Some(7))),
+            Operation::returned(
+                2,
+                7,
+                8,
+                Op::Compute {
+                    key: 0,
+                    func: spec::Func::Set(5),
+                },
+                opt(Some(5)),
+            ),
+        ];
+        let marks = [true, false, false, false];
+        let part = Part::new(&ops, &deadlines(&ops), Some(&marks));
+        let (n, pwords) = (part.completed(), part.pending().div_ceil(64));
+        let key = |b_done: bool| {
+            let mut s = State {
+                lin: vec![0; n / 64 + 2],
+                plin: vec![0; pwords.max(1)],
+                p: 0,
+                hi: 1,
+                done: 0,
+                cell: None,
+                after_pending: false,
+            };
+            // D is completed operation 1 (sorted by call); B is pending 1.
+            s.linearize_completed(1, Some(5));
+            if b_done {
+                s.plin[0] |= 1 << 1;
+            }
+            assert_eq!(s.no_successor_done(&part, 0), !b_done);
+            let (mut key, mut holes) = (Vec::new(), Vec::new());
+            s.encode(&part, pwords, &mut key, &mut holes);
+            key
+        };
+        assert_ne!(key(true), key(false));
+        // And the search finds D, A, C (B never took effect).
+        assert!(from(&ops, 1, None));
     }
 }
