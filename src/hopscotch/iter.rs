@@ -27,6 +27,15 @@ use super::HopscotchMap;
 use crate::reclaim;
 use alloc::vec::Vec;
 
+/// Homes an iterator reads under one guard, at most.
+const BATCH_HOMES: usize = 64;
+/// Entries after which it stops reading homes under that guard.
+pub(crate) const BATCH_ENTRIES: usize = 64;
+
+/// Tables below 2^this homes are not prefetched from: they stay in the
+/// caches, where hints only cost instructions.
+const PREFETCH_MIN_BITS: u32 = 14;
+
 /// A position in the bit-reversed hash order.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Cursor {
@@ -54,6 +63,34 @@ impl Cursor {
         }
         let rank = self.position >> (64 - bits);
         (rank.reverse_bits() >> (64 - bits)) as usize
+    }
+
+    /// Prefetch hints for the homes this cursor reads next in a table of
+    /// `size` homes: the bucket of the home 8 ranks ahead, and the entry in
+    /// the slot of the home 4 ranks ahead (whose bucket the call 4 homes ago
+    /// prefetched). Homes are read in bit-reversed order, so each is in
+    /// another part of the table, another page for a large one; this
+    /// overlaps those misses with the reading of the current home. Hints
+    /// only (see `Table::prefetch_home`).
+    pub(crate) fn prefetch<K, V>(&self, table: &super::table::Table<K, V>, guard: &reclaim::Guard) {
+        if !crate::sync::PREFETCH {
+            return;
+        }
+        let bits = table.size().trailing_zeros();
+        if bits < PREFETCH_MIN_BITS {
+            return;
+        }
+        let rank = self.position >> (64 - bits);
+        let home = |ahead: u64| {
+            let r = rank + ahead;
+            (r < 1u64 << bits).then(|| (r.reverse_bits() >> (64 - bits)) as usize)
+        };
+        if let Some(h) = home(8) {
+            table.prefetch_home(h);
+        }
+        if let Some(h) = home(4) {
+            table.prefetch_entry(h, guard);
+        }
     }
 
     /// Whether a key of hash `hash` is at or after the position.
@@ -212,25 +249,36 @@ impl<K: Clone + 'static, V: Clone + 'static, S, const H: usize> Iterator
             if self.cursor.done() {
                 return None;
             }
+            // Up to `BATCH_HOMES` homes under one guard (a guard per home
+            // cost more than the scans of a table in cache).
             let guard = reclaim::pin();
-            let table = self.map.stable_root(&guard);
-            let size = table.size();
+            let mut table = self.map.stable_root(&guard);
             let mut entries = Vec::new();
-            if table
-                .collect(self.cursor.home(size), &guard, &mut entries)
-                .is_err()
-            {
-                // A resize froze the home meanwhile: the next round
-                // finishes it and reads the new table.
-                continue;
-            }
-            for entry in entries {
-                if self.cursor.covers(entry.hash()) {
-                    self.batch
-                        .push((entry.key().clone(), entry.value().clone()));
+            let mut homes = 0;
+            while !self.cursor.done() && homes < BATCH_HOMES && self.batch.len() < BATCH_ENTRIES {
+                let size = table.size();
+                self.cursor.prefetch(table, &guard);
+                entries.clear();
+                if table
+                    .collect(self.cursor.home(size), &guard, &mut entries)
+                    .is_err()
+                {
+                    // A resize froze the home meanwhile: finish it and
+                    // read the new table.
+                    table = self.map.stable_root(&guard);
+                    continue;
                 }
+                for entry in &entries {
+                    if self.cursor.covers(entry.hash()) {
+                        self.batch
+                            .push((entry.key().clone(), entry.value().clone()));
+                    }
+                }
+                self.cursor.advance(size);
+                homes += 1;
             }
-            self.cursor.advance(size);
+            // `pop` hands the batch out from its end.
+            self.batch.reverse();
         }
     }
 }

@@ -73,23 +73,29 @@ impl<'p, K: 'static, V: 'static, S, const H: usize> Iterator for PinnedIter<'p, 
             if self.cursor.done() {
                 return None;
             }
-            // As `HopscotchIter::next`, under the handle's one guard.
-            let table = self.map.stable_root(self.guard);
-            let size = table.size();
+            // As `HopscotchIter::next`, under the handle's one guard: homes
+            // until a batch's worth of entries, one entry buffer for all.
+            let mut table = self.map.stable_root(self.guard);
             let mut entries = Vec::new();
-            if table
-                .collect(self.cursor.home(size), self.guard, &mut entries)
-                .is_err()
-            {
-                continue;
-            }
-            for entry in entries {
-                if self.cursor.covers(entry.hash()) {
-                    self.batch.push((entry.key(), entry.value()));
+            while !self.cursor.done() && self.batch.len() < super::iter::BATCH_ENTRIES {
+                let size = table.size();
+                self.cursor.prefetch(table, self.guard);
+                entries.clear();
+                if table
+                    .collect(self.cursor.home(size), self.guard, &mut entries)
+                    .is_err()
+                {
+                    table = self.map.stable_root(self.guard);
+                    continue;
                 }
+                for entry in &entries {
+                    if self.cursor.covers(entry.hash()) {
+                        self.batch.push((entry.key(), entry.value()));
+                    }
+                }
+                self.cursor.advance(size);
             }
             self.batch.reverse();
-            self.cursor.advance(size);
         }
     }
 }

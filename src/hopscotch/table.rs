@@ -264,6 +264,30 @@ impl<K, V> Table<K, V> {
         &self.buckets[i & self.mask].slot
     }
 
+    /// Prefetch hint for a pass that will read home `h` soon: its bucket
+    /// (the home word and slot `h`, one line). Reads nothing the program
+    /// sees; off in the model builds (`sync::PREFETCH`).
+    #[inline]
+    pub(crate) fn prefetch_home(&self, h: usize) {
+        if sync::PREFETCH {
+            sync::prefetch(self.home(h));
+        }
+    }
+
+    /// Prefetch hint for the entry in slot `h` (where a home's first key
+    /// usually sits): the slot is read without protection and its address
+    /// only handed to the CPU (it may be an entry, a descriptor, or freed
+    /// by now: a prefetch reads nothing). Off in the model builds.
+    #[inline]
+    pub(crate) fn prefetch_entry(&self, h: usize, guard: &Guard) {
+        if sync::PREFETCH {
+            let entry = self.slot(h).peek(guard);
+            if !entry.is_null() {
+                sync::prefetch(entry);
+            }
+        }
+    }
+
     /// Slots from `from` forward to `to`, around the end.
     #[inline]
     pub(crate) fn dist(&self, from: usize, to: usize) -> usize {
