@@ -45,7 +45,7 @@ use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::hash::{BuildHasher, Hash};
 use entry::{Entry, DELETED, PENDING};
-use table::{Found, Lookup, Place, Reserve, Search, Table, BITMAP, MAX_NEIGHBOURHOOD, OVERFLOW};
+use table::{Found, Place, Reserve, Search, Table, BITMAP, MAX_NEIGHBOURHOOD, OVERFLOW};
 
 /// Slots of a map made by [`HopscotchMap::new`] (or `with_hasher`,
 /// `default`): 64, about 1.5 KiB of table. `with_capacity(n)` gives the
@@ -452,23 +452,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.hash(key);
-        let mut word = self.root_word(guard);
-        loop {
-            // SAFETY: as in `writable`.
-            let table = unsafe { word.deref() };
-            match table.lookup(hash, key, guard) {
-                Lookup::Found(entry) => return Some(entry.value()),
-                Lookup::Absent => return None,
-                Lookup::Next => {
-                    // ORDERING: Acquire, as in `writable`.
-                    let next = table.next.load(Ordering::Acquire, guard);
-                    let now = self.root_word(guard);
-                    word = if now == word { next } else { now };
-                }
-            }
-            sync::hint();
-        }
+        // The lookup across tables is `entry_ref` (std_like.rs); its load in
+        // `Table::lookup` is `LINEARIZATION(get)`.
+        self.entry_ref(key, guard).map(|entry| entry.value())
     }
 
     /// The value of `key`, cloned.

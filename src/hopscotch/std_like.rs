@@ -109,7 +109,7 @@ where
 {
     /// The entry of `key` under `guard`: [`get_ref`](Self::get_ref)'s
     /// lookup, answering the entry rather than its value.
-    fn entry_ref<'g, Q>(&'g self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K, V>>
+    pub(super) fn entry_ref<'g, Q>(&'g self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K, V>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -118,7 +118,9 @@ where
         let mut word = self.root_word(guard);
         loop {
             // SAFETY: the root, or its successor loaded while it was the
-            // root (as in `get_ref`), loaded under `guard`.
+            // root, loaded under `guard`: a table is retired only after the
+            // root moved past it, so one loaded while it was reachable stays
+            // allocated while `guard` lives (as in `writable`).
             let table = unsafe { word.deref() };
             // The lookup's load is `LINEARIZATION(get)` (table.rs).
             match table.lookup(hash, key, guard) {
@@ -127,7 +129,7 @@ where
                 Lookup::Next => {
                     // ORDERING: Acquire pairs with the CAS in `resize::start`
                     // that published the successor (its empty arrays), as in
-                    // `get_ref`.
+                    // `writable`.
                     let next = table.next.load(sync::Ordering::Acquire, guard);
                     let now = self.root_word(guard);
                     word = if now == word { next } else { now };
