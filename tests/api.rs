@@ -34,11 +34,7 @@ mod recursive_update {
 
     fn message(result: std::thread::Result<()>) -> String {
         let payload = result.expect_err("the recursive write must panic");
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
+        crate::common::panic_message(&*payload)
     }
 
     macro_rules! recursive_update_tests {

@@ -5,6 +5,8 @@
 //! by a write), and the recursive-update panic of a closure that writes to
 //! its own map.
 
+mod common;
+
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -15,11 +17,7 @@ struct NoClone(u64);
 
 fn panic_text(result: std::thread::Result<()>) -> String {
     let payload = result.expect_err("the call must panic");
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
+    common::panic_message(&*payload)
 }
 
 macro_rules! entry_tests {

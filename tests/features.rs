@@ -73,6 +73,16 @@ mod round_trip {
         Err(Unsupported(format!("the recorder does not take {what}")))
     }
 
+    /// `Serializer` methods that refuse their type, one a line:
+    /// `method(argument types) -> answer type, "what the error names";`.
+    macro_rules! refuse_all {
+        ($($method:ident($($arg:ty),*) -> $answer:ty, $what:literal;)*) => {
+            $(fn $method(self, $(_: $arg),*) -> Result<$answer, Unsupported> {
+                refuse($what)
+            })*
+        };
+    }
+
     impl Serializer for Recorder {
         type Ok = Value;
         type Error = Unsupported;
@@ -97,61 +107,35 @@ mod round_trip {
                 key: None,
             })
         }
-        fn serialize_bool(self, _: bool) -> Result<Value, Unsupported> {
-            refuse("bool")
-        }
-        fn serialize_i8(self, _: i8) -> Result<Value, Unsupported> {
-            refuse("i8")
-        }
-        fn serialize_i16(self, _: i16) -> Result<Value, Unsupported> {
-            refuse("i16")
-        }
-        fn serialize_i32(self, _: i32) -> Result<Value, Unsupported> {
-            refuse("i32")
-        }
-        fn serialize_i64(self, _: i64) -> Result<Value, Unsupported> {
-            refuse("i64")
-        }
-        fn serialize_u8(self, _: u8) -> Result<Value, Unsupported> {
-            refuse("u8")
-        }
-        fn serialize_u16(self, _: u16) -> Result<Value, Unsupported> {
-            refuse("u16")
-        }
-        fn serialize_u32(self, _: u32) -> Result<Value, Unsupported> {
-            refuse("u32")
-        }
-        fn serialize_f32(self, _: f32) -> Result<Value, Unsupported> {
-            refuse("f32")
-        }
-        fn serialize_f64(self, _: f64) -> Result<Value, Unsupported> {
-            refuse("f64")
-        }
-        fn serialize_char(self, _: char) -> Result<Value, Unsupported> {
-            refuse("char")
-        }
-        fn serialize_bytes(self, _: &[u8]) -> Result<Value, Unsupported> {
-            refuse("bytes")
-        }
-        fn serialize_none(self) -> Result<Value, Unsupported> {
-            refuse("none")
+        refuse_all! {
+            serialize_bool(bool) -> Value, "bool";
+            serialize_i8(i8) -> Value, "i8";
+            serialize_i16(i16) -> Value, "i16";
+            serialize_i32(i32) -> Value, "i32";
+            serialize_i64(i64) -> Value, "i64";
+            serialize_u8(u8) -> Value, "u8";
+            serialize_u16(u16) -> Value, "u16";
+            serialize_u32(u32) -> Value, "u32";
+            serialize_f32(f32) -> Value, "f32";
+            serialize_f64(f64) -> Value, "f64";
+            serialize_char(char) -> Value, "char";
+            serialize_bytes(&[u8]) -> Value, "bytes";
+            serialize_none() -> Value, "none";
+            serialize_unit() -> Value, "unit";
+            serialize_unit_struct(&'static str) -> Value, "unit struct";
+            serialize_unit_variant(&'static str, u32, &'static str) -> Value, "unit variant";
+            serialize_seq(Option<usize>) -> Self::SerializeSeq, "seq";
+            serialize_tuple(usize) -> Self::SerializeTuple, "tuple";
+            serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct,
+                "tuple struct";
+            serialize_tuple_variant(&'static str, u32, &'static str, usize)
+                -> Self::SerializeTupleVariant, "tuple variant";
+            serialize_struct(&'static str, usize) -> Self::SerializeStruct, "struct";
+            serialize_struct_variant(&'static str, u32, &'static str, usize)
+                -> Self::SerializeStructVariant, "struct variant";
         }
         fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<Value, Unsupported> {
             refuse("some")
-        }
-        fn serialize_unit(self) -> Result<Value, Unsupported> {
-            refuse("unit")
-        }
-        fn serialize_unit_struct(self, _: &'static str) -> Result<Value, Unsupported> {
-            refuse("unit struct")
-        }
-        fn serialize_unit_variant(
-            self,
-            _: &'static str,
-            _: u32,
-            _: &'static str,
-        ) -> Result<Value, Unsupported> {
-            refuse("unit variant")
         }
         fn serialize_newtype_struct<T: Serialize + ?Sized>(
             self,
@@ -168,44 +152,6 @@ mod round_trip {
             _: &T,
         ) -> Result<Value, Unsupported> {
             refuse("newtype variant")
-        }
-        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Unsupported> {
-            refuse("seq")
-        }
-        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Unsupported> {
-            refuse("tuple")
-        }
-        fn serialize_tuple_struct(
-            self,
-            _: &'static str,
-            _: usize,
-        ) -> Result<Self::SerializeTupleStruct, Unsupported> {
-            refuse("tuple struct")
-        }
-        fn serialize_tuple_variant(
-            self,
-            _: &'static str,
-            _: u32,
-            _: &'static str,
-            _: usize,
-        ) -> Result<Self::SerializeTupleVariant, Unsupported> {
-            refuse("tuple variant")
-        }
-        fn serialize_struct(
-            self,
-            _: &'static str,
-            _: usize,
-        ) -> Result<Self::SerializeStruct, Unsupported> {
-            refuse("struct")
-        }
-        fn serialize_struct_variant(
-            self,
-            _: &'static str,
-            _: u32,
-            _: &'static str,
-            _: usize,
-        ) -> Result<Self::SerializeStructVariant, Unsupported> {
-            refuse("struct variant")
         }
     }
 
@@ -277,34 +223,46 @@ mod round_trip {
         M::deserialize(MapDeserializer::<_, DeError>::new(pairs))
     }
 
+    /// Fills `map` with `expected(1000)` through `insert`, writes it,
+    /// checks the entries written, reads them back, and checks the map read
+    /// back: 1000 entries, equal to `map`.
+    fn round_trip<M>(map: M, insert: impl Fn(&M, u64, String), len: impl Fn(&M) -> usize)
+    where
+        M: Serialize + for<'de> Deserialize<'de> + PartialEq,
+    {
+        for (k, v) in expected(1000) {
+            insert(&map, k, v);
+        }
+        let mut written = as_string_pairs(record(&map));
+        written.sort();
+        assert_eq!(written, expected(1000));
+        let back: M = deserialize(written.into_iter()).unwrap();
+        assert_eq!(len(&back), 1000);
+        assert!(back == map, "the deserialized map differs");
+    }
+
     // Catches: a lost, repeated or misnumbered entry on either way, and a
     // length announced that is not the number of entries written.
     #[test]
     fn hash_map_round_trips_through_serde() {
-        let map: HashMap<u64, String> = HashMap::with_capacity(16);
-        for (k, v) in expected(1000) {
-            map.insert(k, v);
-        }
-        let mut written = as_string_pairs(record(&map));
-        written.sort();
-        assert_eq!(written, expected(1000));
-        let back: HashMap<u64, String> = deserialize(written.into_iter()).unwrap();
-        assert_eq!(back.len(), 1000);
-        assert!(back == map, "the deserialized map differs");
+        round_trip(
+            HashMap::<u64, String>::with_capacity(16),
+            |map, k, v| {
+                map.insert(k, v);
+            },
+            HashMap::len,
+        );
     }
 
     #[test]
     fn hopscotch_map_round_trips_through_serde() {
-        let map: HopscotchMap<u64, String> = HopscotchMap::new();
-        for (k, v) in expected(1000) {
-            map.insert(k, v);
-        }
-        let mut written = as_string_pairs(record(&map));
-        written.sort();
-        assert_eq!(written, expected(1000));
-        let back: HopscotchMap<u64, String> = deserialize(written.into_iter()).unwrap();
-        assert_eq!(back.len(), 1000);
-        assert!(back == map, "the deserialized map differs");
+        round_trip(
+            HopscotchMap::<u64, String>::new(),
+            |map, k, v| {
+                map.insert(k, v);
+            },
+            HopscotchMap::len,
+        );
     }
 
     // Catches: an empty map written as anything but an empty map of
@@ -526,41 +484,30 @@ mod parallel {
         fn cloned(&self) -> Vec<(u64, u64)>;
     }
 
-    impl Map for HashMap<u64, u64> {
-        fn put(&self, k: u64, v: u64) {
-            self.pin().insert(k, v);
-        }
-        fn delete(&self, k: u64) {
-            self.pin().remove(&k);
-        }
-        fn size(&self) -> usize {
-            self.capacity()
-        }
-        fn visit(&self, f: &(dyn Fn(&u64, &u64) + Sync + Send)) {
-            self.par_for_each(f);
-        }
-        fn cloned(&self) -> Vec<(u64, u64)> {
-            self.par_iter().collect()
-        }
+    /// `Map` for each map type named: the same calls on both.
+    macro_rules! impl_map {
+        ($($map:ident),*) => {$(
+            impl Map for $map<u64, u64> {
+                fn put(&self, k: u64, v: u64) {
+                    self.pin().insert(k, v);
+                }
+                fn delete(&self, k: u64) {
+                    self.pin().remove(&k);
+                }
+                fn size(&self) -> usize {
+                    self.capacity()
+                }
+                fn visit(&self, f: &(dyn Fn(&u64, &u64) + Sync + Send)) {
+                    self.par_for_each(f);
+                }
+                fn cloned(&self) -> Vec<(u64, u64)> {
+                    self.par_iter().collect()
+                }
+            }
+        )*};
     }
 
-    impl Map for HopscotchMap<u64, u64> {
-        fn put(&self, k: u64, v: u64) {
-            self.pin().insert(k, v);
-        }
-        fn delete(&self, k: u64) {
-            self.pin().remove(&k);
-        }
-        fn size(&self) -> usize {
-            self.capacity()
-        }
-        fn visit(&self, f: &(dyn Fn(&u64, &u64) + Sync + Send)) {
-            self.par_for_each(f);
-        }
-        fn cloned(&self) -> Vec<(u64, u64)> {
-            self.par_iter().collect()
-        }
-    }
+    impl_map!(HashMap, HopscotchMap);
 
     /// How often each key `0..2 * STABLE` was visited, and how many visits
     /// were of other keys or had a wrong value.

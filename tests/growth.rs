@@ -108,11 +108,7 @@ fn join_all<T>(workers: Vec<(&'static str, thread::JoinHandle<T>)>) -> Vec<T> {
                 match handle.join() {
                     Ok(value) => results[i] = Some(value),
                     Err(payload) => {
-                        let message = payload
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
+                        let message = common::panic_message(&*payload);
                         panic!("{name} failed: {message}");
                     }
                 }
@@ -636,6 +632,45 @@ fn shared_op(map: &HashMap<u64, u64>, rng: &mut Rng, t: u64, stamp: u64, sticky_
     }
 }
 
+/// One grow (`grow`) or shrink phase of churn thread `t`: mostly inserts
+/// (grow) or removals (shrink) of owned keys, other operations in between,
+/// each step followed by one on the shared keys, `OWNED_PER_THREAD * 2`
+/// steps, each with the next stamp; then every owned key filled (grow,
+/// each fill with the next stamp) or emptied (shrink).
+fn churn_phase(
+    map: &HashMap<u64, u64>,
+    model: &mut [Option<u64>],
+    rng: &mut Rng,
+    t: u64,
+    stamp: &mut u64,
+    sticky_seen: &[bool],
+    grow: bool,
+) {
+    // The operations as `owned_op` numbers them, drawn uniformly.
+    let ops = if grow {
+        [0, 0, 0, 5, 3, 2, 4, 7, 1, 6]
+    } else {
+        [1, 1, 1, 6, 3, 2, 4, 7, 0, 2]
+    };
+    let mine = |i: u64| t + i * CHURN_THREADS;
+    for _ in 0..OWNED_PER_THREAD * 2 {
+        *stamp += 1;
+        let key = mine(rng.below(OWNED_PER_THREAD));
+        let op = ops[rng.below(10) as usize];
+        owned_op(map, model, rng, key, op, *stamp);
+        shared_op(map, rng, t, *stamp, sticky_seen);
+    }
+    for i in 0..OWNED_PER_THREAD {
+        let present = model[i as usize].is_some();
+        if grow && !present {
+            *stamp += 1;
+            owned_op(map, model, rng, mine(i), 0, *stamp);
+        } else if !grow && present {
+            owned_op(map, model, rng, mine(i), 1, *stamp);
+        }
+    }
+}
+
 /// What the churn recorded: the capacity at each phase boundary.
 struct ChurnRecord {
     /// (capacity, len) at the end of each grow phase.
@@ -684,37 +719,18 @@ fn churn(rounds: u64) -> (Arc<HashMap<u64, u64>>, Vec<Model>, ChurnRecord) {
                         check_foreign(key, Some(map.get_or_insert(key, stamped(key, t))));
                         sticky_seen[i as usize] = true;
                     }
-                    // Grow: mostly inserts of owned keys, other operations
-                    // in between; then fill every owned key.
-                    for _ in 0..OWNED_PER_THREAD * 2 {
-                        stamp += 1;
-                        let key = mine(rng.below(OWNED_PER_THREAD));
-                        let op = [0, 0, 0, 5, 3, 2, 4, 7, 1, 6][rng.below(10) as usize];
-                        owned_op(&map, &mut model, &mut rng, key, op, stamp);
-                        shared_op(&map, &mut rng, t, stamp, &sticky_seen);
+                    for grow in [true, false] {
+                        churn_phase(
+                            &map,
+                            &mut model,
+                            &mut rng,
+                            t,
+                            &mut stamp,
+                            &sticky_seen,
+                            grow,
+                        );
+                        pause(grow);
                     }
-                    for i in 0..OWNED_PER_THREAD {
-                        if model[i as usize].is_none() {
-                            stamp += 1;
-                            owned_op(&map, &mut model, &mut rng, mine(i), 0, stamp);
-                        }
-                    }
-                    pause(true);
-                    // Shrink: mostly removals of owned keys, other operations
-                    // in between; then empty every owned key.
-                    for _ in 0..OWNED_PER_THREAD * 2 {
-                        stamp += 1;
-                        let key = mine(rng.below(OWNED_PER_THREAD));
-                        let op = [1, 1, 1, 6, 3, 2, 4, 7, 0, 2][rng.below(10) as usize];
-                        owned_op(&map, &mut model, &mut rng, key, op, stamp);
-                        shared_op(&map, &mut rng, t, stamp, &sticky_seen);
-                    }
-                    for i in 0..OWNED_PER_THREAD {
-                        if model[i as usize].is_some() {
-                            owned_op(&map, &mut model, &mut rng, mine(i), 1, stamp);
-                        }
-                    }
-                    pause(false);
                 }
                 // A few owned keys stay, for the final check against the
                 // models.

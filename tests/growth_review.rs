@@ -3,37 +3,16 @@
 //! threads and single-thread edge cases that the other suites do not
 //! build. Each test states what it would catch.
 
+mod common;
+
+use common::Identity;
 use kovan_map::HashMap;
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// A key is its own hash: buckets and counter stripes are chosen by hand.
-#[derive(Clone, Copy, Default)]
-struct Identity;
-struct IdentityHasher(u64);
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-impl BuildHasher for Identity {
-    type Hasher = IdentityHasher;
-    fn build_hasher(&self) -> IdentityHasher {
-        IdentityHasher(0)
-    }
-}
 
 /// `len`, iteration, `chain_stats` and `get` agree; no key twice.
 fn at_rest<S: BuildHasher>(m: &HashMap<u64, u64, S>) -> Vec<u64> {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{settle, Counted, DropLedger, FewHashes};
+use common::{settle, Counted, DropLedger, FewHashes, Rng};
 use kovan_map::HopscotchMap;
 use std::collections::{BTreeMap, HashMap as StdMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -15,18 +15,6 @@ use std::thread;
 /// The value every test stores under `key`, so any thread can check any get.
 fn value_of(key: u64) -> u64 {
     key.wrapping_mul(7) + 1
-}
-
-/// A small deterministic generator per thread.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below
-    }
 }
 
 #[test]
@@ -51,9 +39,9 @@ fn two_hundred_thousand_keys_grow_the_table_and_removing_them_shrinks_it_back() 
                 for i in 0..PER_THREAD {
                     assert_eq!(map.insert(key(i), value_of(key(i))), None);
                     assert_eq!(map.get(&key(i)), Some(value_of(key(i))));
-                    let mine = key(rng.next(i + 1));
+                    let mine = key(rng.below(i + 1));
                     assert_eq!(map.get(&mine), Some(value_of(mine)), "own key {mine} lost");
-                    let any = rng.next(2 * PER_THREAD);
+                    let any = rng.below(2 * PER_THREAD);
                     let seen = map.get(&any);
                     assert!(
                         seen.is_none() || seen == Some(value_of(any)),
@@ -66,10 +54,10 @@ fn two_hundred_thousand_keys_grow_the_table_and_removing_them_shrinks_it_back() 
                     assert_eq!(map.remove(&key(i)), Some(value_of(key(i))));
                     assert_eq!(map.get(&key(i)), None);
                     if i + 1 < PER_THREAD {
-                        let left = key(i + 1 + rng.next(PER_THREAD - i - 1));
+                        let left = key(i + 1 + rng.below(PER_THREAD - i - 1));
                         assert_eq!(map.get(&left), Some(value_of(left)), "own key {left} lost");
                     }
-                    let any = rng.next(2 * PER_THREAD);
+                    let any = rng.below(2 * PER_THREAD);
                     let seen = map.get(&any);
                     assert!(
                         seen.is_none() || seen == Some(value_of(any)),
@@ -163,8 +151,8 @@ fn colliding_keys_on_threads_keep_their_values() {
                 let mut model = StdMap::new();
                 let mut rng = Rng(0xDEAD_BEEF ^ (t << 32));
                 for step in 0..20_000u64 {
-                    let key = t * 1_000 + rng.next(300);
-                    match rng.next(4) {
+                    let key = t * 1_000 + rng.below(300);
+                    match rng.below(4) {
                         0 | 1 => assert_eq!(map.insert(key, step), model.insert(key, step)),
                         2 => assert_eq!(map.remove(&key), model.remove(&key)),
                         _ => assert_eq!(map.get(&key), model.get(&key).copied()),
@@ -245,8 +233,8 @@ fn churn_growth_and_shrink_drop_every_key_and_value_once() {
                                 let key = Counted::new(t * 10_000 + i, &ledger);
                                 map.insert(key, Counted::new(wave, &ledger));
                                 let other =
-                                    Counted::new(rng.next(3) * 10_000 + rng.next(1_500), &ledger);
-                                match rng.next(4) {
+                                    Counted::new(rng.below(3) * 10_000 + rng.below(1_500), &ledger);
+                                match rng.below(4) {
                                     0 => drop(map.compute(other, |v| {
                                         v.map(|c| Counted::new(c.value + 1, &ledger))
                                     })),
@@ -326,9 +314,9 @@ fn every_operation_on_four_threads_behaves_like_a_sequential_map_per_thread() {
                 let mut rng = Rng(0x1234_5678_9ABC_DEF1 ^ (t << 40));
                 let mut model: StdMap<u64, u64> = StdMap::new();
                 for step in 0..30_000u64 {
-                    let key = t * 100 + rng.next(48);
+                    let key = t * 100 + rng.below(48);
                     let value = step * 10 + t;
-                    match rng.next(12) {
+                    match rng.below(12) {
                         0 | 1 => assert_eq!(map.insert(key, value), model.insert(key, value)),
                         2 => assert_eq!(map.remove(&key), model.remove(&key)),
                         3 => {

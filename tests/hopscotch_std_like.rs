@@ -45,6 +45,16 @@ fn mid_migration() -> HopscotchMap<u64, u64, Fixed> {
     map
 }
 
+/// A map of neighbourhoods of 4 over `distinct` hashes (so most keys live
+/// in overflow lists), holding the keys `0..keys` with their values.
+fn overflowing(distinct: u64, keys: u64) -> HopscotchMap<u64, u64, FewHashes, 4> {
+    let map = HopscotchMap::with_capacity_and_hasher(8, FewHashes::new(distinct));
+    for i in 0..keys {
+        map.insert(i, value_of(i));
+    }
+    map
+}
+
 // ---------------------------------------------------------------- get_mut
 
 #[test]
@@ -66,11 +76,7 @@ fn get_mut_changes_the_value_in_place_and_answers_none_for_an_absent_key() {
 fn get_mut_reaches_keys_in_overflow_lists() {
     // Two distinct hashes, neighbourhoods of 4: most keys live in overflow
     // lists. Catches a get_mut that looks only in the neighbourhood slots.
-    type Map = HopscotchMap<u64, u64, FewHashes, 4>;
-    let mut map = Map::with_capacity_and_hasher(8, FewHashes::new(2));
-    for i in 0..100 {
-        map.insert(i, value_of(i));
-    }
+    let mut map = overflowing(2, 100);
     for i in 0..100 {
         *map.get_mut(&i).unwrap() += 1;
     }
@@ -126,11 +132,7 @@ fn iter_mut_yields_every_entry_once_and_its_changes_stick() {
 fn iter_mut_yields_keys_in_overflow_lists_once() {
     // Overflow lists and neighbourhoods both hold keys of one home: catches
     // a walk that reads one of them twice or skips one.
-    type Map = HopscotchMap<u64, u64, FewHashes, 4>;
-    let mut map = Map::with_capacity_and_hasher(8, FewHashes::new(3));
-    for i in 0..200 {
-        map.insert(i, value_of(i));
-    }
+    let mut map = overflowing(3, 200);
     for i in (0..200).step_by(3) {
         map.remove(&i);
     }
@@ -195,11 +197,7 @@ fn get_key_value_follows_a_migration_under_way_and_overflow_lists() {
         assert_eq!(map.pin().get_key_value(&i), Some((&i, &value_of(i))));
     }
     assert_eq!(map.get_key_value(&3_073), None);
-    type Map = HopscotchMap<u64, u64, FewHashes, 4>;
-    let few = Map::with_capacity_and_hasher(8, FewHashes::new(2));
-    for i in 0..50 {
-        few.insert(i, value_of(i));
-    }
+    let few = overflowing(2, 50);
     for i in 0..50 {
         assert_eq!(few.pin().get_key_value(&i), Some((&i, &value_of(i))));
     }

@@ -29,9 +29,14 @@
 //! * A partial batch (fewer than 64 retires) waits for the thread's next
 //!   retires, its `flush` or its exit: nothing else reaches it.
 
+mod common;
+
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+
+use common::Rng;
+use counting_alloc::{live_bytes, peak_bytes, reset_peak};
 use kovan_map::{HashMap, HopscotchMap};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread;
 
@@ -39,77 +44,8 @@ use std::thread;
 // The counting allocator: live bytes and the peak of live bytes.
 // ---------------------------------------------------------------------------
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn grew(bytes: usize) {
-    let now = LIVE.fetch_add(bytes as isize, Ordering::Relaxed) + bytes as isize;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-fn shrank(bytes: usize) {
-    LIVE.fetch_sub(bytes as isize, Ordering::Relaxed);
-}
-
-// SAFETY: forwards every call to `System` unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract, passed on.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as above.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as above.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            if new_size >= layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                shrank(layout.size() - new_size);
-            }
-        }
-        new
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
-}
-
-/// Restarts the peak at the live figure; returns it.
-fn reset_peak() -> isize {
-    let now = live();
-    PEAK.store(now, Ordering::Relaxed);
-    now
-}
-
-fn peak() -> isize {
-    PEAK.load(Ordering::Relaxed)
-}
+static ALLOCATOR: counting_alloc::CountingWithPeak = counting_alloc::CountingWithPeak;
 
 /// One memory test at a time (the harness runs tests on parallel threads).
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -172,50 +108,34 @@ trait Map: Send + Sync + 'static {
     fn count(&self) -> usize;
 }
 
-impl Map for HashMap<u64, Value> {
-    const NAME: &'static str = "HashMap";
-    fn sized(keys: usize) -> Self {
-        HashMap::with_capacity(keys.next_power_of_two())
-    }
-    fn put(&self, key: u64, value: Value) {
-        self.insert(key, value);
-    }
-    fn del(&self, key: u64) {
-        self.remove(&key);
-    }
-    fn count(&self) -> usize {
-        self.len()
-    }
+/// `Map` for `$map`, named after it, with its own `sized`: the other
+/// calls are the same for both maps.
+macro_rules! impl_map {
+    ($map:ident, fn sized($keys:ident) $sized:block) => {
+        impl Map for $map<u64, Value> {
+            const NAME: &'static str = stringify!($map);
+            fn sized($keys: usize) -> Self $sized
+            fn put(&self, key: u64, value: Value) {
+                self.insert(key, value);
+            }
+            fn del(&self, key: u64) {
+                self.remove(&key);
+            }
+            fn count(&self) -> usize {
+                self.len()
+            }
+        }
+    };
 }
 
-impl Map for HopscotchMap<u64, Value> {
-    const NAME: &'static str = "HopscotchMap";
-    fn sized(keys: usize) -> Self {
-        // Load below 3/4 with every key present: no resize during the run.
-        HopscotchMap::with_capacity(keys * 2)
-    }
-    fn put(&self, key: u64, value: Value) {
-        self.insert(key, value);
-    }
-    fn del(&self, key: u64) {
-        self.remove(&key);
-    }
-    fn count(&self) -> usize {
-        self.len()
-    }
-}
+impl_map!(HashMap, fn sized(keys) {
+    HashMap::with_capacity(keys.next_power_of_two())
+});
 
-/// A small deterministic generator per thread.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below
-    }
-}
+impl_map!(HopscotchMap, fn sized(keys) {
+    // Load below 3/4 with every key present: no resize during the run.
+    HopscotchMap::with_capacity(keys * 2)
+});
 
 // ---------------------------------------------------------------------------
 // Steady churn.
@@ -254,14 +174,14 @@ impl Churn {
 /// cycle replaces its value, the others remove it and insert it back.
 fn churn<M: Map>(threads: u64, cycles: u64, flush_idle_main: bool) -> Churn {
     settle();
-    let base = live();
+    let base = live_bytes();
     let map = Arc::new(M::sized(KEYS as usize));
-    let structure = live() - base;
+    let structure = live_bytes() - base;
     for key in 0..KEYS {
         map.put(key, value(key));
     }
     settle();
-    let entries = live() - base - structure;
+    let entries = live_bytes() - base - structure;
     // The main thread's last operation before it idles: its slot publishes
     // the epoch of this pin. Left so, it holds back every batch with a node
     // born at or before that epoch, the fill's entries among them.
@@ -278,7 +198,7 @@ fn churn<M: Map>(threads: u64, cycles: u64, flush_idle_main: bool) -> Churn {
                 let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t + 1).wrapping_mul(0x2545_F491));
                 start.wait();
                 for i in 0..cycles / threads {
-                    let key = rng.next(KEYS);
+                    let key = rng.below(KEYS);
                     if i % 2 == 0 {
                         map.put(key, value(i));
                     } else {
@@ -295,10 +215,10 @@ fn churn<M: Map>(threads: u64, cycles: u64, flush_idle_main: bool) -> Churn {
     for worker in workers {
         worker.join().unwrap();
     }
-    let peak = peak() - base - structure;
+    let peak = peak_bytes() - base - structure;
     assert_eq!(map.count(), KEYS as usize, "{}: every key present", M::NAME);
     settle();
-    let after = live() - base - structure;
+    let after = live_bytes() - base - structure;
     drop(map);
     settle();
     Churn {
@@ -443,57 +363,58 @@ fn a_million_cycles_on_four_threads_stay_within_the_bound() {
 /// and a partial batch of small nodes, never a table.
 const LEFT_AFTER_DROP: isize = 64 * 1024;
 
+/// Drops `map` (the last reference to it; no flush: the user calls
+/// nothing), prints the bytes live above `base` before and after, and
+/// asserts that at most `LEFT_AFTER_DROP` of them are left. `what` names
+/// the map in the report; it is not formatted into a `String`, which
+/// would be counted.
+fn drop_and_check_left<M>(base: isize, map: M, what: std::fmt::Arguments<'_>) {
+    let grown = live_bytes() - base;
+    drop(map);
+    let left = live_bytes() - base;
+    eprintln!("{what}: {grown} bytes live, {left} bytes left after drop");
+    assert!(
+        left <= LEFT_AFTER_DROP,
+        "{left} bytes still allocated after the map was dropped (bound {LEFT_AFTER_DROP})"
+    );
+}
+
+/// `serial()`, and the live bytes once this thread settled: what a
+/// dropped map's bytes are measured from.
+fn serial_from_a_baseline() -> (Serial, isize) {
+    let serial = serial();
+    settle();
+    (serial, live_bytes())
+}
+
 #[test]
 fn a_grown_hopscotch_map_gives_its_bytes_back_when_dropped() {
     const PAIRS: u64 = 1_000_000;
-    let _serial = serial();
-    settle();
-    let base = live();
+    let (_serial, base) = serial_from_a_baseline();
     let map: HopscotchMap<u64, u64> = HopscotchMap::new();
     let start = map.capacity();
     for key in 0..PAIRS {
         map.insert(key, key);
     }
     assert!(map.capacity() > start * 1000, "it grew");
-    let grown = live() - base;
-    drop(map);
-    // No flush here: the user calls nothing.
-    let left = live() - base;
-    eprintln!(
-        "HopscotchMap of {PAIRS} u64 pairs: {grown} bytes live, {left} bytes left after drop"
-    );
-    assert!(
-        left <= LEFT_AFTER_DROP,
-        "{left} bytes still allocated after the map was dropped (bound {LEFT_AFTER_DROP})"
-    );
+    drop_and_check_left(base, map, format_args!("HopscotchMap of {PAIRS} u64 pairs"));
 }
 
 #[test]
 fn a_hash_map_gives_its_bytes_back_when_dropped() {
     const PAIRS: u64 = 1 << 18;
-    let _serial = serial();
-    settle();
-    let base = live();
+    let (_serial, base) = serial_from_a_baseline();
     let map: HashMap<u64, u64> = HashMap::new();
     for key in 0..PAIRS {
         map.insert(key, key);
     }
-    let grown = live() - base;
-    drop(map);
-    let left = live() - base;
-    eprintln!("HashMap of {PAIRS} u64 pairs: {grown} bytes live, {left} bytes left after drop");
-    assert!(
-        left <= LEFT_AFTER_DROP,
-        "{left} bytes still allocated after the map was dropped (bound {LEFT_AFTER_DROP})"
-    );
+    drop_and_check_left(base, map, format_args!("HashMap of {PAIRS} u64 pairs"));
 }
 
 #[test]
 fn a_hopscotch_map_grown_by_exited_threads_gives_its_bytes_back_when_dropped() {
     const PER_THREAD: u64 = 1 << 16;
-    let _serial = serial();
-    settle();
-    let base = live();
+    let (_serial, base) = serial_from_a_baseline();
     let map: Arc<HopscotchMap<u64, u64>> = Arc::new(HopscotchMap::new());
     let workers: Vec<_> = (0..2u64)
         .map(|t| {
@@ -508,15 +429,10 @@ fn a_hopscotch_map_grown_by_exited_threads_gives_its_bytes_back_when_dropped() {
     for worker in workers {
         worker.join().unwrap();
     }
-    let grown = live() - base;
-    drop(map);
-    let left = live() - base;
-    eprintln!(
-        "HopscotchMap grown by 2 exited threads: {grown} bytes live, {left} bytes left after drop"
-    );
-    assert!(
-        left <= LEFT_AFTER_DROP,
-        "{left} bytes still allocated after the map was dropped (bound {LEFT_AFTER_DROP})"
+    drop_and_check_left(
+        base,
+        map,
+        format_args!("HopscotchMap grown by 2 exited threads"),
     );
 }
 
@@ -535,7 +451,7 @@ fn a_hopscotch_map_grown_by_exited_threads_gives_its_bytes_back_when_dropped() {
 fn a_hopscotch_map_grown_by_idle_threads_gives_its_bytes_back_once_they_flush() {
     const PER_THREAD: u64 = 1 << 16;
     let _serial = serial();
-    let base = live();
+    let base = live_bytes();
     let map: Arc<HopscotchMap<u64, u64>> = Arc::new(HopscotchMap::new());
     let grown = Arc::new(Barrier::new(3));
     let dropped = Arc::new(Barrier::new(3));
@@ -565,15 +481,15 @@ fn a_hopscotch_map_grown_by_idle_threads_gives_its_bytes_back_once_they_flush() 
         })
         .collect();
     grown.wait();
-    let live_grown = live() - base;
+    let live_grown = live_bytes() - base;
     let map = Arc::try_unwrap(map).unwrap_or_else(|_| panic!("the workers let go of the map"));
     drop(map);
-    let left_idle = live() - base;
+    let left_idle = live_bytes() - base;
     dropped.wait();
     submitted.wait();
     kovan_map::flush(); // this thread's slot too: the workers' batches reach it
     flushed.wait();
-    let left_flushed = live() - base;
+    let left_flushed = live_bytes() - base;
     for worker in workers {
         worker.join().unwrap();
     }

@@ -16,8 +16,10 @@
 //! removed and flushed by another thread before the handle reads it, the
 //! same every run, so a missing `cover_own` fails it on real kovan.
 
+mod common;
+
+use common::{Identity, Rng};
 use kovan_map::{HashMap, HopscotchMap};
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -65,43 +67,11 @@ impl Drop for Tracked {
     }
 }
 
-/// A key is its own hash, so small key sets share buckets and homes.
-#[derive(Clone, Copy, Default)]
-struct Identity;
-struct IdentityHasher(u64);
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-impl BuildHasher for Identity {
-    type Hasher = IdentityHasher;
-    fn build_hasher(&self) -> IdentityHasher {
-        IdentityHasher(0)
-    }
-}
-
-/// A tiny deterministic generator per thread.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+/// The maps under review, of `Tracked` values, keys their own hashes
+/// (hopscotch neighbourhoods of 4: bursts of consecutive keys displace,
+/// overflow and resize often).
+type TrackedHashMap = HashMap<u64, Tracked, Identity>;
+type TrackedHopscotch = HopscotchMap<u64, Tracked, Identity, 4>;
 
 /// Shared keys every thread writes (few: they collide and churn).
 const SHARED: u64 = 24;
@@ -321,9 +291,7 @@ fn hash_map_pinned_references_survive_churn_growth_and_flushes() {
     // Not in practice a missing `cover_own`: its window closes at the
     // holder's next protected load (which republishes the slot); the
     // handshake test below and loom_pinned_review catch those.
-    churn_scenario!(HashMap::<u64, Tracked, Identity>::with_capacity_and_hasher(
-        2, Identity
-    ));
+    churn_scenario!(TrackedHashMap::with_capacity_and_hasher(2, Identity));
 }
 
 #[test]
@@ -332,9 +300,7 @@ fn hopscotch_pinned_references_survive_churn_resizes_and_flushes() {
     // consecutive keys displace, overflow and resize often). Would catch,
     // beyond the above: an entry freed with a table a resize retired while
     // a handle's reference into it lives.
-    churn_scenario!(
-        HopscotchMap::<u64, Tracked, Identity, 4>::with_capacity_and_hasher(8, Identity)
-    );
+    churn_scenario!(TrackedHopscotch::with_capacity_and_hasher(8, Identity));
 }
 
 /// One iteration scenario for either map: stable keys never removed,
@@ -417,9 +383,7 @@ fn hash_map_pinned_iteration_across_growth_and_shrink_is_exact_for_stable_keys()
     // doubling or halving (a batch read from a dummy that moved, an
     // abandoned pass's entries kept), and iterated references freed while
     // the handle lives.
-    iteration_scenario!(HashMap::<u64, Tracked, Identity>::with_capacity_and_hasher(
-        1, Identity
-    ));
+    iteration_scenario!(TrackedHashMap::with_capacity_and_hasher(1, Identity));
 }
 
 #[test]
@@ -427,9 +391,7 @@ fn hopscotch_pinned_iteration_across_resizes_is_exact_for_stable_keys() {
     // Would catch: a Pinned pass that yields a key twice across a resize
     // (the cursor filter dropped) or misses one (a frozen home's partial
     // collection kept), and references freed while the handle lives.
-    iteration_scenario!(
-        HopscotchMap::<u64, Tracked, Identity, 4>::with_capacity_and_hasher(64, Identity)
-    );
+    iteration_scenario!(TrackedHopscotch::with_capacity_and_hasher(64, Identity));
 }
 
 /// Fails to compile if `$t` implements `$tr` (two candidate impls make the
@@ -475,7 +437,7 @@ fn a_single_thread_keeps_every_answer_of_one_handle_valid_across_its_own_writes(
     // epoch, and a flush in the middle). Would catch: a reference into this
     // thread's own retired node freed by its own scan (its slot not
     // covering the node's birth), which needs no race at all.
-    let map: HashMap<u64, Tracked, Identity> = HashMap::with_capacity_and_hasher(1, Identity);
+    let map = TrackedHashMap::with_capacity_and_hasher(1, Identity);
     let p = map.pin();
     let mut held = Vec::new();
     for round in 0..4u64 {
@@ -560,32 +522,34 @@ fn a_handles_own_new_node_survives_another_threads_removal_and_flush() {
     // without `cover_own` before the publishing CAS (HashMap: mutants
     // hm-pinned-claim-no-cover, hm-pinned-compute-no-cover and the compute
     // absent-key twin; HopscotchMap: the compute replacement twin).
-    type Hm = HashMap<u64, Tracked, Identity>;
-    type Hs = HopscotchMap<u64, Tracked, Identity, 4>;
     own_node_handshake!(
-        Hm::with_capacity_and_hasher(4, Identity),
+        TrackedHashMap::with_capacity_and_hasher(4, Identity),
         &[] as &[u64],
         |p| { p.get_or_insert_with(7, || flushing_new(7)) }
     );
     own_node_handshake!(
-        Hm::with_capacity_and_hasher(4, Identity),
+        TrackedHashMap::with_capacity_and_hasher(4, Identity),
         &[] as &[u64],
         |p| { p.compute(7, |_| Some(flushing_new(7))).unwrap() }
     );
-    own_node_handshake!(Hm::with_capacity_and_hasher(4, Identity), &[7u64], |p| {
-        p.compute(7, |_| Some(flushing_new(7))).unwrap()
-    });
     own_node_handshake!(
-        Hs::with_capacity_and_hasher(8, Identity),
+        TrackedHashMap::with_capacity_and_hasher(4, Identity),
+        &[7u64],
+        |p| { p.compute(7, |_| Some(flushing_new(7))).unwrap() }
+    );
+    own_node_handshake!(
+        TrackedHopscotch::with_capacity_and_hasher(8, Identity),
         &[] as &[u64],
         |p| { p.get_or_insert_with(7, || flushing_new(7)) }
     );
     own_node_handshake!(
-        Hs::with_capacity_and_hasher(8, Identity),
+        TrackedHopscotch::with_capacity_and_hasher(8, Identity),
         &[] as &[u64],
         |p| { p.compute(7, |_| Some(flushing_new(7))).unwrap() }
     );
-    own_node_handshake!(Hs::with_capacity_and_hasher(8, Identity), &[7u64], |p| {
-        p.compute(7, |_| Some(flushing_new(7))).unwrap()
-    });
+    own_node_handshake!(
+        TrackedHopscotch::with_capacity_and_hasher(8, Identity),
+        &[7u64],
+        |p| { p.compute(7, |_| Some(flushing_new(7))).unwrap() }
+    );
 }

@@ -55,6 +55,67 @@ impl BuildHasher for FewHashes {
     }
 }
 
+/// A key is its own hash: buckets, homes and counter stripes are chosen by
+/// hand, and small key sets share buckets and homes. (The model suites have
+/// the same hasher as `KeyIsHash` in `models/src/harness.rs`, which these
+/// root tests cannot depend on.)
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Identity;
+
+/// The hasher of [`Identity`].
+#[derive(Debug)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl BuildHasher for Identity {
+    type Hasher = IdentityHasher;
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher(0)
+    }
+}
+
+/// A small deterministic generator (xorshift64, shifts 13, 7, 17), one per
+/// thread: seeded by the test, so a run's keys are the same every run.
+/// The seed must not be 0.
+#[derive(Debug)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// The next number, reduced to `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// The text a panic carried (a `panic!` with a literal or with a format
+/// string), or the empty string for any other payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
 /// Counts creations and drops of [`Counted`] values.
 #[derive(Default, Debug)]
 pub struct DropLedger {
