@@ -109,32 +109,38 @@ pub trait EntryMap: sealed::Sealed {
     ) -> Self::Answer<'a>;
 }
 
-/// `EntryMap` for a map type (answers clones) and its `Pinned` handle
-/// (answers references), through their public `get_or_insert_with` and
-/// `compute`.
-macro_rules! entry_map {
-    ($Map:ident, $pinned:path $(, const $H:ident)?) => {
-        impl<K: 'static, V: 'static, S $(, const $H: usize)?> sealed::Sealed
-            for $Map<K, V, S $(, $H)?>
+/// `Sealed` and `EntryMap` for `$Self` (a map, or a `Pinned` handle, of
+/// generics `$gen`), through its public `get_or_insert_with` and `compute`,
+/// which answer `$Answer` (a clone for a map, a reference for a handle).
+macro_rules! entry_map_impl {
+    (
+        [$($gen:tt)*] $Self:ty,
+        V: [$($value_bound:tt)*],
+        Answer<'a> = $Answer:ty
+    ) => {
+        impl<$($gen)*> sealed::Sealed for $Self
+        where
+            K: 'static,
+            V: 'static,
         {
         }
 
-        impl<K, V, S $(, const $H: usize)?> EntryMap for $Map<K, V, S $(, $H)?>
+        impl<$($gen)*> EntryMap for $Self
         where
             K: Hash + Eq + Send + 'static,
-            V: Send + Clone + 'static,
+            V: $($value_bound)*,
             S: BuildHasher,
         {
             type Key = K;
             type Value = V;
-            type Answer<'a> = V where Self: 'a;
+            type Answer<'a> = $Answer where Self: 'a;
 
             fn entry_get_or_insert_with(
                 &self,
                 _: Token,
                 key: K,
                 make: impl FnOnce() -> V,
-            ) -> V {
+            ) -> Self::Answer<'_> {
                 // LINEARIZATION(entry): this call's; the insert's publication
                 // of the key (absent), or the search load that found it live.
                 self.get_or_insert_with(key, make)
@@ -145,7 +151,7 @@ macro_rules! entry_map {
                 _: Token,
                 key: K,
                 mut next: impl FnMut(Option<&V>) -> V,
-            ) -> V {
+            ) -> Self::Answer<'_> {
                 // LINEARIZATION(entry): this call's; the CAS of its
                 // successful attempt (the push of an absent key, or the
                 // replacement of a present one).
@@ -153,41 +159,51 @@ macro_rules! entry_map {
                     .expect("a compute whose closure answers a value leaves one")
             }
         }
+    };
+}
 
-        impl<'m, K: 'static, V: 'static, S $(, const $H: usize)?> sealed::Sealed
-            for $pinned
+/// `EntryMap` for a map type (answers clones) and its `Pinned` handle
+/// (answers references), and the `entry` method of each, with the docs
+/// given.
+macro_rules! entry_map {
+    (
+        $Map:ident, $pinned:path $(, const $H:ident)?;
+        $(#[$map_entry:meta])* map fn entry;
+        $(#[$pinned_entry:meta])* pinned fn entry;
+    ) => {
+        entry_map_impl!(
+            [K, V, S $(, const $H: usize)?] $Map<K, V, S $(, $H)?>,
+            V: [Send + Clone + 'static],
+            Answer<'a> = V
+        );
+
+        impl<K, V, S $(, const $H: usize)?> $Map<K, V, S $(, $H)?>
+        where
+            K: Hash + Eq + Send + 'static,
+            V: Send + Clone + 'static,
+            S: BuildHasher,
         {
+            $(#[$map_entry])*
+            pub fn entry(&self, key: K) -> Entry<'_, Self> {
+                Entry::new(self, key)
+            }
         }
 
-        impl<'m, K, V, S $(, const $H: usize)?> EntryMap for $pinned
+        entry_map_impl!(
+            ['m, K, V, S $(, const $H: usize)?] $pinned,
+            V: [Send + 'static],
+            Answer<'a> = &'a V
+        );
+
+        impl<'m, K, V, S $(, const $H: usize)?> $pinned
         where
             K: Hash + Eq + Send + 'static,
             V: Send + 'static,
             S: BuildHasher,
         {
-            type Key = K;
-            type Value = V;
-            type Answer<'a> = &'a V where Self: 'a;
-
-            fn entry_get_or_insert_with(
-                &self,
-                _: Token,
-                key: K,
-                make: impl FnOnce() -> V,
-            ) -> &V {
-                // LINEARIZATION(entry): as in the map's `entry_get_or_insert_with`.
-                self.get_or_insert_with(key, make)
-            }
-
-            fn entry_upsert(
-                &self,
-                _: Token,
-                key: K,
-                mut next: impl FnMut(Option<&V>) -> V,
-            ) -> &V {
-                // LINEARIZATION(entry): as in the map's `entry_upsert`.
-                self.compute(key, |present| Some(next(present)))
-                    .expect("a compute whose closure answers a value leaves one")
+            $(#[$pinned_entry])*
+            pub fn entry(&self, key: K) -> Entry<'_, Self> {
+                Entry::new(self, key)
             }
         }
 
@@ -221,8 +237,124 @@ macro_rules! entry_map {
     };
 }
 
-entry_map!(HashMap, hash_map::Pinned<'m, K, V, S>);
-entry_map!(HopscotchMap, hopscotch::Pinned<'m, K, V, S, H>, const H);
+entry_map! {
+    HashMap, hash_map::Pinned<'m, K, V, S>;
+
+    /// An [`Entry`] for `key`: a pending upsert, run as one atomic operation
+    /// by its terminal call, which answers a clone of the value now in the
+    /// map. Reads and writes nothing by itself.
+    ///
+    /// # Linearizability
+    ///
+    /// None of its own: the terminal call's (see [`Entry::or_insert`]).
+    ///
+    /// ```
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// assert_eq!(map.entry(1).and_modify(|v| *v += 1).or_insert(1), 1);
+    /// assert_eq!(map.entry(1).and_modify(|v| *v += 1).or_insert(1), 2);
+    /// ```
+    map fn entry;
+
+    /// An [`Entry`] for `key` whose terminal call answers a reference to the
+    /// value now in the map, valid while this handle lives (no `Clone`
+    /// needed, except by [`Entry::and_modify`]).
+    ///
+    /// # Linearizability
+    ///
+    /// None of its own: the terminal call's (see [`Entry::or_insert`]).
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// let map = kovan_map::HashMap::with_capacity(8);
+    /// let m = map.pin();
+    /// let list = m.entry("log").or_insert_with(|| Mutex::new(Vec::new()));
+    /// list.lock().unwrap().push(1);
+    /// assert_eq!(*m["log"].lock().unwrap(), [1]);
+    /// ```
+    pinned fn entry;
+}
+
+entry_map! {
+    HopscotchMap, hopscotch::Pinned<'m, K, V, S, H>, const H;
+
+    /// An [`Entry`] for `key`: a pending upsert, run as one atomic operation
+    /// by its terminal call, which answers a clone of the value now in the
+    /// map. Reads and writes nothing by itself.
+    ///
+    /// # Linearizability
+    ///
+    /// None of its own: the terminal call's (see [`Entry::or_insert`]).
+    ///
+    /// ```
+    /// let map = kovan_map::HopscotchMap::with_capacity(8);
+    /// assert_eq!(map.entry(1).and_modify(|v| *v += 1).or_insert(1), 1);
+    /// assert_eq!(map.entry(1).and_modify(|v| *v += 1).or_insert(1), 2);
+    /// ```
+    map fn entry;
+
+    /// An [`Entry`] for `key` whose terminal call answers a reference to the
+    /// value now in the map, valid while this handle lives (no `Clone`
+    /// needed, except by [`Entry::and_modify`]).
+    ///
+    /// # Linearizability
+    ///
+    /// None of its own: the terminal call's (see [`Entry::or_insert`]).
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// let map = kovan_map::HopscotchMap::with_capacity(8);
+    /// let m = map.pin();
+    /// let list = m.entry("log").or_insert_with(|| Mutex::new(Vec::new()));
+    /// list.lock().unwrap().push(1);
+    /// assert_eq!(*m["log"].lock().unwrap(), [1]);
+    /// ```
+    pinned fn entry;
+}
+
+/// The four terminal calls of an [`Entry`] (`or_insert`, `or_insert_with`,
+/// `or_insert_with_key`, `or_default`), with the docs given: each hands the
+/// default's maker to `$finish`, the one atomic operation of the entry
+/// (`get_or_insert_with` unmodified, `compute` modified).
+macro_rules! terminal_calls {
+    (
+        finish: $finish:ident;
+        $(#[$or_insert:meta])* fn or_insert;
+        $(#[$or_insert_with:meta])* fn or_insert_with;
+        $(#[$or_insert_with_key:meta])* fn or_insert_with_key;
+        $(#[$or_default:meta])* fn or_default;
+    ) => {
+        $(#[$or_insert])*
+        pub fn or_insert(self, value: M::Value) -> M::Answer<'a> {
+            self.$finish(move || value)
+        }
+
+        $(#[$or_insert_with])*
+        pub fn or_insert_with<D>(self, make: D) -> M::Answer<'a>
+        where
+            D: FnOnce() -> M::Value,
+        {
+            self.$finish(make)
+        }
+
+        $(#[$or_insert_with_key])*
+        pub fn or_insert_with_key<D>(self, make: D) -> M::Answer<'a>
+        where
+            D: FnOnce(&M::Key) -> M::Value,
+            M::Key: Clone,
+        {
+            let key = self.key.clone();
+            self.$finish(move || make(&key))
+        }
+
+        $(#[$or_default])*
+        pub fn or_default(self) -> M::Answer<'a>
+        where
+            M::Value: Default,
+        {
+            self.$finish(M::Value::default)
+        }
+    };
+}
 
 /// Marks an [`Entry`] without [`and_modify`](Entry::and_modify): a present
 /// value is left as it is.
@@ -355,88 +487,77 @@ impl<'a, M: EntryMap> Entry<'a, M> {
         }
     }
 
-    /// The present value, or `value` inserted; answered as a clone (on a
-    /// map) or a reference (on a handle).
-    ///
-    /// # Linearizability
-    ///
-    /// One call of the map's `get_or_insert_with`, and its point: absent,
-    /// the publication of the new key's entry (`HashMap`: the push marked
-    /// `LINEARIZATION(insert_if_absent)`; `HopscotchMap`: the showing of
-    /// its committed entry, as a new key's `insert`); present, the search's
-    /// load that found the key's entry live.
-    ///
-    /// ```
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// assert_eq!(map.entry(1).or_insert("a"), "a");
-    /// assert_eq!(map.entry(1).or_insert("b"), "a"); // present: unchanged
-    /// ```
-    pub fn or_insert(self, value: M::Value) -> M::Answer<'a> {
-        self.map
-            .entry_get_or_insert_with(Token(()), self.key, move || value)
-    }
-
-    /// The present value, or `make()` inserted. `make` runs at most once,
-    /// and only if the key was absent when looked up.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`or_insert`](Self::or_insert): one `get_or_insert_with`.
-    ///
-    /// ```
-    /// let map = kovan_map::HopscotchMap::with_capacity(8);
-    /// assert_eq!(map.entry(1).or_insert_with(|| "made".to_string()), "made");
-    /// let again = map.entry(1).or_insert_with(|| unreachable!("present"));
-    /// assert_eq!(again, "made");
-    /// ```
-    pub fn or_insert_with<D>(self, make: D) -> M::Answer<'a>
-    where
-        D: FnOnce() -> M::Value,
-    {
+    /// The one `get_or_insert_with` of an entry without `and_modify`.
+    fn insert_absent(self, make: impl FnOnce() -> M::Value) -> M::Answer<'a> {
         self.map.entry_get_or_insert_with(Token(()), self.key, make)
     }
 
-    /// The present value, or `make(&key)` inserted. The key moves into the
-    /// map's operation, so `make` sees a clone of it (`K: Clone`; the clone
-    /// is made before the call, present or not). `make` runs at most once.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`or_insert`](Self::or_insert): one `get_or_insert_with`.
-    ///
-    /// ```
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// assert_eq!(map.entry("abc").or_insert_with_key(|k| k.len()), 3);
-    /// ```
-    pub fn or_insert_with_key<D>(self, make: D) -> M::Answer<'a>
-    where
-        D: FnOnce(&M::Key) -> M::Value,
-        M::Key: Clone,
-    {
-        let key = self.key.clone();
-        self.or_insert_with(move || make(&key))
-    }
+    terminal_calls! {
+        finish: insert_absent;
 
-    /// The present value, or `V::default()` inserted.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`or_insert`](Self::or_insert): one `get_or_insert_with`.
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicU64, Ordering};
-    /// // On a handle no `Clone` is needed: an atomic counter per key.
-    /// let map: kovan_map::HashMap<&str, AtomicU64> = kovan_map::HashMap::with_capacity(8);
-    /// let m = map.pin();
-    /// m.entry("hits").or_default().fetch_add(1, Ordering::Relaxed);
-    /// m.entry("hits").or_default().fetch_add(1, Ordering::Relaxed);
-    /// assert_eq!(m[&"hits"].load(Ordering::Relaxed), 2);
-    /// ```
-    pub fn or_default(self) -> M::Answer<'a>
-    where
-        M::Value: Default,
-    {
-        self.or_insert_with(M::Value::default)
+        /// The present value, or `value` inserted; answered as a clone (on a
+        /// map) or a reference (on a handle).
+        ///
+        /// # Linearizability
+        ///
+        /// One call of the map's `get_or_insert_with`, and its point: absent,
+        /// the publication of the new key's entry (`HashMap`: the push marked
+        /// `LINEARIZATION(insert_if_absent)`; `HopscotchMap`: the showing of
+        /// its committed entry, as a new key's `insert`); present, the search's
+        /// load that found the key's entry live.
+        ///
+        /// ```
+        /// let map = kovan_map::HashMap::with_capacity(8);
+        /// assert_eq!(map.entry(1).or_insert("a"), "a");
+        /// assert_eq!(map.entry(1).or_insert("b"), "a"); // present: unchanged
+        /// ```
+        fn or_insert;
+
+        /// The present value, or `make()` inserted. `make` runs at most once,
+        /// and only if the key was absent when looked up.
+        ///
+        /// # Linearizability
+        ///
+        /// As [`or_insert`](Self::or_insert): one `get_or_insert_with`.
+        ///
+        /// ```
+        /// let map = kovan_map::HopscotchMap::with_capacity(8);
+        /// assert_eq!(map.entry(1).or_insert_with(|| "made".to_string()), "made");
+        /// let again = map.entry(1).or_insert_with(|| unreachable!("present"));
+        /// assert_eq!(again, "made");
+        /// ```
+        fn or_insert_with;
+
+        /// The present value, or `make(&key)` inserted. The key moves into the
+        /// map's operation, so `make` sees a clone of it (`K: Clone`; the clone
+        /// is made before the call, present or not). `make` runs at most once.
+        ///
+        /// # Linearizability
+        ///
+        /// As [`or_insert`](Self::or_insert): one `get_or_insert_with`.
+        ///
+        /// ```
+        /// let map = kovan_map::HashMap::with_capacity(8);
+        /// assert_eq!(map.entry("abc").or_insert_with_key(|k| k.len()), 3);
+        /// ```
+        fn or_insert_with_key;
+
+        /// The present value, or `V::default()` inserted.
+        ///
+        /// # Linearizability
+        ///
+        /// As [`or_insert`](Self::or_insert): one `get_or_insert_with`.
+        ///
+        /// ```
+        /// use std::sync::atomic::{AtomicU64, Ordering};
+        /// // On a handle no `Clone` is needed: an atomic counter per key.
+        /// let map: kovan_map::HashMap<&str, AtomicU64> = kovan_map::HashMap::with_capacity(8);
+        /// let m = map.pin();
+        /// m.entry("hits").or_default().fetch_add(1, Ordering::Relaxed);
+        /// m.entry("hits").or_default().fetch_add(1, Ordering::Relaxed);
+        /// assert_eq!(m[&"hits"].load(Ordering::Relaxed), 2);
+        /// ```
+        fn or_default;
     }
 }
 
@@ -469,189 +590,72 @@ where
         })
     }
 
-    /// The present value modified, or `value` inserted; answered as a clone
-    /// (on a map) or a reference (on a handle) of the value now in the map.
-    ///
-    /// # Linearizability
-    ///
-    /// One call of the map's `compute`, and its point: the CAS of the
-    /// attempt that succeeds (`HashMap`: the push of an absent key,
-    /// `LINEARIZATION(compute)`, or the `REPLACED` tag of the present
-    /// node, `LINEARIZATION(insert)`; `HopscotchMap`: the showing of a new
-    /// key's entry, or the replacement CAS, `LINEARIZATION(insert)`). The
-    /// modification is applied to the value that this CAS replaces, so no
-    /// concurrent write of the key is lost.
-    ///
-    /// ```
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// assert_eq!(map.entry("n").and_modify(|n| *n *= 10).or_insert(1), 1);
-    /// assert_eq!(map.entry("n").and_modify(|n| *n *= 10).or_insert(1), 10);
-    /// ```
-    pub fn or_insert(self, value: M::Value) -> M::Answer<'a> {
-        self.upsert(move || value)
-    }
+    terminal_calls! {
+        finish: upsert;
 
-    /// The present value modified, or `make()` inserted. `make` runs at
-    /// most once, and only if an attempt found the key absent.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`or_insert`](Self::or_insert): one `compute`.
-    ///
-    /// ```
-    /// let map = kovan_map::HopscotchMap::with_capacity(8);
-    /// let s = map.entry(1).and_modify(|s: &mut String| s.push('!')).or_insert_with(|| "hi".into());
-    /// assert_eq!(s, "hi");
-    /// let s = map.entry(1).and_modify(|s| s.push('!')).or_insert_with(|| "hi".into());
-    /// assert_eq!(s, "hi!");
-    /// ```
-    pub fn or_insert_with<D>(self, make: D) -> M::Answer<'a>
-    where
-        D: FnOnce() -> M::Value,
-    {
-        self.upsert(make)
-    }
+        /// The present value modified, or `value` inserted; answered as a clone
+        /// (on a map) or a reference (on a handle) of the value now in the map.
+        ///
+        /// # Linearizability
+        ///
+        /// One call of the map's `compute`, and its point: the CAS of the
+        /// attempt that succeeds (`HashMap`: the push of an absent key,
+        /// `LINEARIZATION(compute)`, or the `REPLACED` tag of the present
+        /// node, `LINEARIZATION(insert)`; `HopscotchMap`: the showing of a new
+        /// key's entry, or the replacement CAS, `LINEARIZATION(insert)`). The
+        /// modification is applied to the value that this CAS replaces, so no
+        /// concurrent write of the key is lost.
+        ///
+        /// ```
+        /// let map = kovan_map::HashMap::with_capacity(8);
+        /// assert_eq!(map.entry("n").and_modify(|n| *n *= 10).or_insert(1), 1);
+        /// assert_eq!(map.entry("n").and_modify(|n| *n *= 10).or_insert(1), 10);
+        /// ```
+        fn or_insert;
 
-    /// The present value modified, or `make(&key)` inserted (`make` sees a
-    /// clone of the key: `K: Clone`). `make` runs at most once.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`or_insert`](Self::or_insert): one `compute`.
-    ///
-    /// ```
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// let len = |k: &&str| k.len();
-    /// assert_eq!(map.entry("abc").and_modify(|n| *n += 1).or_insert_with_key(len), 3);
-    /// assert_eq!(map.entry("abc").and_modify(|n| *n += 1).or_insert_with_key(len), 4);
-    /// ```
-    pub fn or_insert_with_key<D>(self, make: D) -> M::Answer<'a>
-    where
-        D: FnOnce(&M::Key) -> M::Value,
-        M::Key: Clone,
-    {
-        let key = self.key.clone();
-        self.upsert(move || make(&key))
-    }
+        /// The present value modified, or `make()` inserted. `make` runs at
+        /// most once, and only if an attempt found the key absent.
+        ///
+        /// # Linearizability
+        ///
+        /// As [`or_insert`](Self::or_insert): one `compute`.
+        ///
+        /// ```
+        /// let map = kovan_map::HopscotchMap::with_capacity(8);
+        /// let s = map.entry(1).and_modify(|s: &mut String| s.push('!')).or_insert_with(|| "hi".into());
+        /// assert_eq!(s, "hi");
+        /// let s = map.entry(1).and_modify(|s| s.push('!')).or_insert_with(|| "hi".into());
+        /// assert_eq!(s, "hi!");
+        /// ```
+        fn or_insert_with;
 
-    /// The present value modified, or `V::default()` inserted.
-    ///
-    /// # Linearizability
-    ///
-    /// As [`or_insert`](Self::or_insert): one `compute`.
-    ///
-    /// ```
-    /// let map: kovan_map::HopscotchMap<&str, u32> = kovan_map::HopscotchMap::with_capacity(8);
-    /// let m = map.pin();
-    /// assert_eq!(m.entry("n").and_modify(|n| *n += 1).or_default(), &0);
-    /// assert_eq!(m.entry("n").and_modify(|n| *n += 1).or_default(), &1);
-    /// ```
-    pub fn or_default(self) -> M::Answer<'a>
-    where
-        M::Value: Default,
-    {
-        self.upsert(M::Value::default)
-    }
-}
+        /// The present value modified, or `make(&key)` inserted (`make` sees a
+        /// clone of the key: `K: Clone`). `make` runs at most once.
+        ///
+        /// # Linearizability
+        ///
+        /// As [`or_insert`](Self::or_insert): one `compute`.
+        ///
+        /// ```
+        /// let map = kovan_map::HashMap::with_capacity(8);
+        /// let len = |k: &&str| k.len();
+        /// assert_eq!(map.entry("abc").and_modify(|n| *n += 1).or_insert_with_key(len), 3);
+        /// assert_eq!(map.entry("abc").and_modify(|n| *n += 1).or_insert_with_key(len), 4);
+        /// ```
+        fn or_insert_with_key;
 
-impl<K, V, S> HashMap<K, V, S>
-where
-    K: Hash + Eq + Send + 'static,
-    V: Send + Clone + 'static,
-    S: BuildHasher,
-{
-    /// An [`Entry`] for `key`: a pending upsert, run as one atomic operation
-    /// by its terminal call, which answers a clone of the value now in the
-    /// map. Reads and writes nothing by itself.
-    ///
-    /// # Linearizability
-    ///
-    /// None of its own: the terminal call's (see [`Entry::or_insert`]).
-    ///
-    /// ```
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// assert_eq!(map.entry(1).and_modify(|v| *v += 1).or_insert(1), 1);
-    /// assert_eq!(map.entry(1).and_modify(|v| *v += 1).or_insert(1), 2);
-    /// ```
-    pub fn entry(&self, key: K) -> Entry<'_, Self> {
-        Entry::new(self, key)
-    }
-}
-
-impl<K, V, S, const H: usize> HopscotchMap<K, V, S, H>
-where
-    K: Hash + Eq + Send + 'static,
-    V: Send + Clone + 'static,
-    S: BuildHasher,
-{
-    /// An [`Entry`] for `key`: a pending upsert, run as one atomic operation
-    /// by its terminal call, which answers a clone of the value now in the
-    /// map. Reads and writes nothing by itself.
-    ///
-    /// # Linearizability
-    ///
-    /// None of its own: the terminal call's (see [`Entry::or_insert`]).
-    ///
-    /// ```
-    /// let map = kovan_map::HopscotchMap::with_capacity(8);
-    /// assert_eq!(map.entry(1).and_modify(|v| *v += 1).or_insert(1), 1);
-    /// assert_eq!(map.entry(1).and_modify(|v| *v += 1).or_insert(1), 2);
-    /// ```
-    pub fn entry(&self, key: K) -> Entry<'_, Self> {
-        Entry::new(self, key)
-    }
-}
-
-impl<'m, K, V, S> hash_map::Pinned<'m, K, V, S>
-where
-    K: Hash + Eq + Send + 'static,
-    V: Send + 'static,
-    S: BuildHasher,
-{
-    /// An [`Entry`] for `key` whose terminal call answers a reference to the
-    /// value now in the map, valid while this handle lives (no `Clone`
-    /// needed, except by [`Entry::and_modify`]).
-    ///
-    /// # Linearizability
-    ///
-    /// None of its own: the terminal call's (see [`Entry::or_insert`]).
-    ///
-    /// ```
-    /// use std::sync::Mutex;
-    /// let map = kovan_map::HashMap::with_capacity(8);
-    /// let m = map.pin();
-    /// let list = m.entry("log").or_insert_with(|| Mutex::new(Vec::new()));
-    /// list.lock().unwrap().push(1);
-    /// assert_eq!(*m["log"].lock().unwrap(), [1]);
-    /// ```
-    pub fn entry(&self, key: K) -> Entry<'_, Self> {
-        Entry::new(self, key)
-    }
-}
-
-impl<'m, K, V, S, const H: usize> hopscotch::Pinned<'m, K, V, S, H>
-where
-    K: Hash + Eq + Send + 'static,
-    V: Send + 'static,
-    S: BuildHasher,
-{
-    /// An [`Entry`] for `key` whose terminal call answers a reference to the
-    /// value now in the map, valid while this handle lives (no `Clone`
-    /// needed, except by [`Entry::and_modify`]).
-    ///
-    /// # Linearizability
-    ///
-    /// None of its own: the terminal call's (see [`Entry::or_insert`]).
-    ///
-    /// ```
-    /// use std::sync::Mutex;
-    /// let map = kovan_map::HopscotchMap::with_capacity(8);
-    /// let m = map.pin();
-    /// let list = m.entry("log").or_insert_with(|| Mutex::new(Vec::new()));
-    /// list.lock().unwrap().push(1);
-    /// assert_eq!(*m["log"].lock().unwrap(), [1]);
-    /// ```
-    pub fn entry(&self, key: K) -> Entry<'_, Self> {
-        Entry::new(self, key)
+        /// The present value modified, or `V::default()` inserted.
+        ///
+        /// # Linearizability
+        ///
+        /// As [`or_insert`](Self::or_insert): one `compute`.
+        ///
+        /// ```
+        /// let map: kovan_map::HopscotchMap<&str, u32> = kovan_map::HopscotchMap::with_capacity(8);
+        /// let m = map.pin();
+        /// assert_eq!(m.entry("n").and_modify(|n| *n += 1).or_default(), &0);
+        /// assert_eq!(m.entry("n").and_modify(|n| *n += 1).or_default(), &1);
+        /// ```
+        fn or_default;
     }
 }

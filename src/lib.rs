@@ -188,7 +188,7 @@ extern crate alloc;
 
 mod entry;
 mod error;
-#[cfg(feature = "serde")]
+#[cfg(any(feature = "serde", feature = "rayon"))]
 mod features;
 pub mod hash_map;
 pub mod hopscotch;

@@ -59,103 +59,12 @@ where
     map.end()
 }
 
-impl<K, V, S> Serialize for HashMap<K, V, S>
-where
-    K: Serialize + 'static,
-    V: Serialize + 'static,
-{
-    /// A map of the entries one borrowing iteration saw (see the
-    /// `features::serde` module doc in the repository for what that is
-    /// under concurrent writers).
-    ///
-    /// # Linearizability
-    ///
-    /// Not a linearizable snapshot: [`iter`](HashMap::iter)'s guarantee
-    /// (every key present for the whole iteration exactly once, each with a
-    /// value it held during it; keys inserted or removed meanwhile may or
-    /// may not appear).
-    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        let pinned = self.pin();
-        serialize_entries(pinned.iter(), serializer)
-    }
-}
-
-impl<K, V, S, const H: usize> Serialize for HopscotchMap<K, V, S, H>
-where
-    K: Serialize + 'static,
-    V: Serialize + 'static,
-{
-    /// A map of the entries one borrowing iteration saw.
-    ///
-    /// # Linearizability
-    ///
-    /// Not a linearizable snapshot: [`iter`](HopscotchMap::iter)'s
-    /// guarantee, across resizes (every key present for the whole
-    /// iteration exactly once, each with a value it held during it; keys
-    /// inserted or removed meanwhile may or may not appear).
-    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        let pinned = self.pin();
-        serialize_entries(pinned.iter(), serializer)
-    }
-}
-
 /// What the one visitor needs of a map: a new one for a size hint, and an
 /// insert that needs no `Clone`.
 trait Fill<K, V>: Sized {
     const EXPECTING: &'static str;
     fn for_hint(hint: Option<usize>) -> Self;
     fn put(&self, key: K, value: V);
-}
-
-impl<K, V, S> Fill<K, V> for HashMap<K, V, S>
-where
-    K: Hash + Eq + Send + 'static,
-    V: Send + 'static,
-    S: BuildHasher + Default,
-{
-    const EXPECTING: &'static str = "a map (kovan_map::HashMap)";
-
-    fn for_hint(hint: Option<usize>) -> Self {
-        match hint {
-            // Buckets for the entries below the load of 3/4, at most the
-            // default table (8 MiB of directory, zeroed and touched lazily).
-            Some(n) => Self::with_capacity_and_hasher(
-                (n.saturating_mul(4) / 3 + 1).clamp(64, DEFAULT_BUCKETS),
-                S::default(),
-            ),
-            None => Self::with_hasher(S::default()),
-        }
-    }
-
-    fn put(&self, key: K, value: V) {
-        self.pin().insert(key, value);
-    }
-}
-
-impl<K, V, S, const H: usize> Fill<K, V> for HopscotchMap<K, V, S, H>
-where
-    K: Hash + Eq + Send + 'static,
-    V: Send + 'static,
-    S: BuildHasher + Default,
-{
-    const EXPECTING: &'static str = "a map (kovan_map::HopscotchMap)";
-
-    fn for_hint(hint: Option<usize>) -> Self {
-        match hint {
-            // Load 1/2, as `FromIterator` sizes it (a neighbourhood with no
-            // room grows the table from half full), at most the cap.
-            Some(n) => Self::with_capacity_and_hasher(
-                n.saturating_mul(2)
-                    .clamp(DEFAULT_CAPACITY, HOPSCOTCH_HINT_CAP),
-                S::default(),
-            ),
-            None => Self::with_hasher(S::default()),
-        }
-    }
-
-    fn put(&self, key: K, value: V) {
-        self.pin().insert(key, value);
-    }
 }
 
 /// What the visitor makes, as a marker (`fn() -> _`: it owns no `M`).
@@ -186,12 +95,87 @@ where
     }
 }
 
-impl<'de, K, V, S> Deserialize<'de> for HashMap<K, V, S>
-where
-    K: Deserialize<'de> + Hash + Eq + Send + 'static,
-    V: Deserialize<'de> + Send + 'static,
-    S: BuildHasher + Default,
-{
+/// `Serialize` and `Deserialize` for a map type, with the docs given, and
+/// the [`Fill`] the visitor needs of it: `EXPECTING`, and `for_hint` with
+/// the body given (the one thing the maps do differently: how big a map a
+/// size hint makes).
+macro_rules! serde_impls {
+    (
+        $Map:ident $(, const $H:ident)?;
+        expecting: $expecting:literal;
+        $(#[$ser_doc:meta])* fn serialize;
+        fn for_hint($hint:ident) $for_hint:block
+        $(#[$de_doc:meta])* fn deserialize;
+    ) => {
+        impl<K, V, S $(, const $H: usize)?> Serialize for $Map<K, V, S $(, $H)?>
+        where
+            K: Serialize + 'static,
+            V: Serialize + 'static,
+        {
+            $(#[$ser_doc])*
+            fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+                let pinned = self.pin();
+                serialize_entries(pinned.iter(), serializer)
+            }
+        }
+
+        impl<K, V, S $(, const $H: usize)?> Fill<K, V> for $Map<K, V, S $(, $H)?>
+        where
+            K: Hash + Eq + Send + 'static,
+            V: Send + 'static,
+            S: BuildHasher + Default,
+        {
+            const EXPECTING: &'static str = $expecting;
+
+            fn for_hint($hint: Option<usize>) -> Self $for_hint
+
+            fn put(&self, key: K, value: V) {
+                self.pin().insert(key, value);
+            }
+        }
+
+        impl<'de, K, V, S $(, const $H: usize)?> Deserialize<'de> for $Map<K, V, S $(, $H)?>
+        where
+            K: Deserialize<'de> + Hash + Eq + Send + 'static,
+            V: Deserialize<'de> + Send + 'static,
+            S: BuildHasher + Default,
+        {
+            $(#[$de_doc])*
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_map(MapVisitor(PhantomData))
+            }
+        }
+    };
+}
+
+serde_impls! {
+    HashMap;
+    expecting: "a map (kovan_map::HashMap)";
+
+    /// A map of the entries one borrowing iteration saw (see the
+    /// `features::serde` module doc in the repository for what that is
+    /// under concurrent writers).
+    ///
+    /// # Linearizability
+    ///
+    /// Not a linearizable snapshot: [`iter`](HashMap::iter)'s guarantee
+    /// (every key present for the whole iteration exactly once, each with a
+    /// value it held during it; keys inserted or removed meanwhile may or
+    /// may not appear).
+    fn serialize;
+
+    fn for_hint(hint) {
+        match hint {
+            // Buckets for the entries below the load of 3/4, at most the
+            // default table (8 MiB of directory, zeroed and touched lazily).
+            Some(n) => Self::with_capacity_and_hasher(
+                (n.saturating_mul(4) / 3 + 1).clamp(64, DEFAULT_BUCKETS),
+                S::default(),
+            ),
+            None => Self::with_hasher(S::default()),
+        }
+    }
+
     /// A new map holding the entries in the order the format yields them;
     /// a repeated key keeps its last value. Sized for the format's size
     /// hint (at most [`DEFAULT_BUCKETS`] buckets), else as
@@ -201,17 +185,36 @@ where
     ///
     /// The map is private to this call until it returns: a sequence of
     /// inserts that no other thread can observe.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(MapVisitor(PhantomData))
-    }
+    fn deserialize;
 }
 
-impl<'de, K, V, S, const H: usize> Deserialize<'de> for HopscotchMap<K, V, S, H>
-where
-    K: Deserialize<'de> + Hash + Eq + Send + 'static,
-    V: Deserialize<'de> + Send + 'static,
-    S: BuildHasher + Default,
-{
+serde_impls! {
+    HopscotchMap, const H;
+    expecting: "a map (kovan_map::HopscotchMap)";
+
+    /// A map of the entries one borrowing iteration saw.
+    ///
+    /// # Linearizability
+    ///
+    /// Not a linearizable snapshot: [`iter`](HopscotchMap::iter)'s
+    /// guarantee, across resizes (every key present for the whole
+    /// iteration exactly once, each with a value it held during it; keys
+    /// inserted or removed meanwhile may or may not appear).
+    fn serialize;
+
+    fn for_hint(hint) {
+        match hint {
+            // Load 1/2, as `FromIterator` sizes it (a neighbourhood with no
+            // room grows the table from half full), at most the cap.
+            Some(n) => Self::with_capacity_and_hasher(
+                n.saturating_mul(2)
+                    .clamp(DEFAULT_CAPACITY, HOPSCOTCH_HINT_CAP),
+                S::default(),
+            ),
+            None => Self::with_hasher(S::default()),
+        }
+    }
+
     /// A new map holding the entries in the order the format yields them;
     /// a repeated key keeps its last value. Sized for the format's size
     /// hint at load 1/2 (at most 2^17 slots), else as
@@ -221,7 +224,5 @@ where
     ///
     /// The map is private to this call until it returns: a sequence of
     /// inserts that no other thread can observe.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(MapVisitor(PhantomData))
-    }
+    fn deserialize;
 }

@@ -54,54 +54,21 @@
 use super::directory::Dummy;
 use super::list::{self, Item, Node};
 use super::HashMap;
-use crate::reclaim::{self, Guard, Link};
+use crate::features::par::{ParSplit, Stretch};
+use crate::reclaim::{Guard, Link};
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::ops::ControlFlow;
-use rayon::iter::plumbing::UnindexedConsumer;
-use rayon::iter::{IntoParallelIterator, ParallelIterator};
 
 /// Elements (nodes and dummies) a task reads under one guard, at least.
 const BATCH: usize = 64;
 
-/// Ranks `first..end` of a table of `2^bits` buckets: the split-order keys
-/// `first << (64 - bits) .. end << (64 - bits)`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Stretch {
-    first: u64,
-    end: u64,
-    bits: u32,
-}
-
+/// What only `HashMap`'s split needs of a stretch: its first bucket.
 impl Stretch {
-    /// Every rank of a table of `size` buckets (a power of two).
-    fn whole(size: usize) -> Self {
-        let bits = size.trailing_zeros();
-        Self {
-            first: 0,
-            end: 1u64 << bits,
-            bits,
-        }
-    }
-
-    /// Halves the stretch, if it has two ranks or more (rayon's splitter).
-    fn split(self) -> (Self, Option<Self>) {
-        if self.end - self.first < 2 {
-            return (self, None);
-        }
-        let mid = self.first + (self.end - self.first) / 2;
-        (Self { end: mid, ..self }, Some(Self { first: mid, ..self }))
-    }
-
     /// Whether the stretch is `2^m` ranks from a multiple of `2^m`.
     fn is_aligned(self) -> bool {
         let len = self.end - self.first;
         len.is_power_of_two() && self.first.is_multiple_of(len)
-    }
-
-    /// The first split-order key of rank `rank` (`2^64` for `2^bits`).
-    fn key(self, rank: u64) -> u128 {
-        (rank as u128) << (64 - self.bits)
     }
 
     /// The bucket of rank `rank < 2^bits`: its index is the rank reversed.
@@ -181,90 +148,58 @@ fn bounds(stretch: Stretch) -> (u128, u128) {
     (stretch.key(stretch.first), stretch.key(stretch.end))
 }
 
-/// Runs `f` on every entry of `stretch`, borrowed, batch by batch, each
-/// batch under a guard of this thread; then flushes this thread.
-fn visit_stretch<K: 'static, V: 'static, S>(
-    map: &HashMap<K, V, S>,
-    stretch: Stretch,
-    f: &(impl Fn(&K, &V) + ?Sized),
-) {
-    let bounds = bounds(stretch);
-    let mut at = start(map, stretch);
-    while let Some(from) = at {
-        let guard = reclaim::pin();
-        let mut batch = Vec::new();
-        let next = read_batch(from, bounds, &guard, &mut batch, |node| {
-            (node.key(), node.value())
-        });
-        for (key, value) in batch {
-            f(key, value);
-        }
-        // SAFETY: dummies live in the directory until the map, which this
-        // call borrows, is dropped.
-        at = next.map(|dummy| unsafe { &(*dummy).next });
-    }
-    reclaim::flush();
-}
-
-/// The clones of one stretch's entries, read batch by batch (one guard of
-/// the iterating thread per batch); the sequential part of [`ParIter`].
-struct StretchIter<'m, K: 'static, V: 'static, S> {
-    map: &'m HashMap<K, V, S>,
+/// A task's place in its stretch: where its next batch starts.
+pub(crate) struct ListCursor<'m, K, V> {
+    /// The stretch's split-order bounds.
     bounds: (u128, u128),
     /// Where the next batch starts; `None` once the stretch was read.
     at: Option<&'m Link<Node<K, V>>>,
-    /// Whether `at` was looked up (lazily, on the thread that iterates).
-    started: bool,
-    /// The entries of the last batch read, in reverse list order.
-    batch: Vec<(K, V)>,
-    stretch: Stretch,
 }
 
-impl<'m, K: 'static, V: 'static, S> StretchIter<'m, K, V, S> {
-    fn new(map: &'m HashMap<K, V, S>, stretch: Stretch) -> Self {
-        Self {
-            map,
+impl<K, V, S> ParSplit for HashMap<K, V, S>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    S: Sync,
+{
+    type Key = K;
+    type Value = V;
+    type Cursor<'m>
+        = ListCursor<'m, K, V>
+    where
+        Self: 'm;
+
+    fn whole_stretch(&self) -> Stretch {
+        Stretch::whole(self.dir.size())
+    }
+
+    fn cursor(&self, stretch: Stretch) -> ListCursor<'_, K, V> {
+        ListCursor {
             bounds: bounds(stretch),
-            at: None,
-            started: false,
-            batch: Vec::new(),
-            stretch,
+            at: start(self, stretch),
         }
     }
-}
 
-impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for StretchIter<'_, K, V, S> {
-    type Item = (K, V);
-
-    fn next(&mut self) -> Option<(K, V)> {
-        loop {
-            if let Some(entry) = self.batch.pop() {
-                return Some(entry);
-            }
-            if !self.started {
-                self.started = true;
-                self.at = start(self.map, self.stretch);
-            }
-            let from = self.at?;
-            let guard = reclaim::pin();
-            let next = read_batch(from, self.bounds, &guard, &mut self.batch, |node| {
-                (node.key().clone(), node.value().clone())
-            });
-            drop(guard);
-            // SAFETY: as in `visit_stretch`.
-            self.at = next.map(|dummy| unsafe { &(*dummy).next });
-            self.batch.reverse();
-        }
+    fn is_done(cursor: &ListCursor<'_, K, V>) -> bool {
+        cursor.at.is_none()
     }
-}
 
-impl<K: 'static, V: 'static, S> Drop for StretchIter<'_, K, V, S> {
-    /// Done (or dropped early by a short-circuiting consumer): let this
-    /// pool thread hold nothing back.
-    fn drop(&mut self) {
-        if self.started {
-            reclaim::flush();
-        }
+    fn read_batch<'m: 'g, 'g, T>(
+        &'m self,
+        cursor: &mut ListCursor<'m, K, V>,
+        guard: &'g Guard,
+        out: &mut Vec<T>,
+        extract: impl Fn(&'g K, &'g V) -> T,
+    ) {
+        let Some(from) = cursor.at else {
+            return;
+        };
+        let next = read_batch(from, cursor.bounds, guard, out, |node| {
+            extract(node.key(), node.value())
+        });
+        // SAFETY: dummies live in the directory until the map, which this
+        // call borrows for `'m`, is dropped.
+        cursor.at = next.map(|dummy| unsafe { &(*dummy).next });
     }
 }
 
@@ -274,51 +209,8 @@ pub struct ParIter<'a, K: 'static, V: 'static, S> {
     map: &'a HashMap<K, V, S>,
 }
 
-impl<K: 'static, V: 'static, S> core::fmt::Debug for ParIter<'_, K, V, S> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ParIter").finish_non_exhaustive()
-    }
-}
-
-impl<K, V, S> ParallelIterator for ParIter<'_, K, V, S>
-where
-    K: Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    S: Sync,
-{
-    type Item = (K, V);
-
-    fn drive_unindexed<C>(self, consumer: C) -> C::Result
-    where
-        C: UnindexedConsumer<Self::Item>,
-    {
-        let map = self.map;
-        rayon::iter::split(Stretch::whole(map.dir.size()), Stretch::split)
-            .flat_map_iter(move |stretch| StretchIter::new(map, stretch))
-            .drive_unindexed(consumer)
-    }
-}
-
-impl<'a, K, V, S> IntoParallelIterator for &'a HashMap<K, V, S>
-where
-    K: Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    S: Sync,
-{
-    type Item = (K, V);
-    type Iter = ParIter<'a, K, V, S>;
-
-    fn into_par_iter(self) -> ParIter<'a, K, V, S> {
-        self.par_iter()
-    }
-}
-
-impl<K, V, S> HashMap<K, V, S>
-where
-    K: Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    S: Sync,
-{
+crate::features::par::par_api! {
+    HashMap, ParIter;
     /// Calls `f` on every entry, borrowed (no `Clone`), in parallel on
     /// rayon's current pool.
     ///
@@ -354,15 +246,10 @@ where
     /// });
     /// assert_eq!(sum.into_inner(), 2 * (0..1000).sum::<u64>());
     /// ```
-    pub fn par_for_each<F>(&self, f: F)
-    where
-        F: Fn(&K, &V) + Sync + Send,
-    {
-        rayon::iter::split(Stretch::whole(self.dir.size()), Stretch::split)
-            .for_each(|stretch| visit_stretch(self, stretch, &f));
-    }
+    fn par_for_each;
 
-    /// A rayon [`ParallelIterator`] over `(K, V)` clones of the entries.
+    /// A rayon [`ParallelIterator`](rayon::iter::ParallelIterator) over
+    /// `(K, V)` clones of the entries.
     ///
     /// Split as [`par_for_each`](Self::par_for_each); each task clones one
     /// batch under its guard, drops the guard, then hands the clones on, so
@@ -387,13 +274,7 @@ where
     /// evens.sort_unstable();
     /// assert_eq!(evens, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
     /// ```
-    pub fn par_iter(&self) -> ParIter<'_, K, V, S>
-    where
-        K: Clone,
-        V: Clone,
-    {
-        ParIter { map: self }
-    }
+    fn par_iter;
 }
 
 #[cfg(test)]

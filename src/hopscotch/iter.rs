@@ -44,11 +44,25 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
+    /// A cursor at the start of the order.
     pub(crate) fn start() -> Self {
+        Self::at(0)
+    }
+
+    /// A cursor at `position` (a reversed hash), not done: also where a
+    /// parallel task's stretch starts (`par.rs`).
+    pub(crate) fn at(position: u64) -> Self {
         Self {
-            position: 0,
+            position,
             done: false,
         }
+    }
+
+    /// The least reversed hash not yet passed (meaningless once
+    /// [`done`](Self::done)).
+    #[cfg(feature = "rayon")]
+    pub(crate) fn position(&self) -> u64 {
+        self.position
     }
 
     pub(crate) fn done(&self) -> bool {

@@ -47,188 +47,110 @@
 //! round (at most 64 homes or entries), and calls [`flush`](crate::flush)
 //! when done, so that an idle pool thread holds back no reclamation.
 
-use super::entry::Entry;
+use super::iter::Cursor;
 use super::HopscotchMap;
+use crate::features::par::{ParSplit, Stretch};
 use crate::reclaim::{self, Guard};
 use alloc::vec::Vec;
-use rayon::iter::plumbing::UnindexedConsumer;
-use rayon::iter::{IntoParallelIterator, ParallelIterator};
 
 /// Homes, and entries, a task reads under one guard, at most.
 const BATCH: usize = 64;
 
-/// Ranks `first..end` of a table of `2^bits` homes: the reversed hashes
-/// `first << (64 - bits) .. end << (64 - bits)`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Stretch {
-    first: u64,
-    end: u64,
-    bits: u32,
-}
-
-impl Stretch {
-    /// Every rank of a table of `size` slots (a power of two).
-    fn whole(size: usize) -> Self {
-        let bits = size.trailing_zeros();
-        Self {
-            first: 0,
-            end: 1u64 << bits,
-            bits,
-        }
-    }
-
-    /// Halves the stretch, if it has two ranks or more (rayon's splitter).
-    fn split(self) -> (Self, Option<Self>) {
-        if self.end - self.first < 2 {
-            return (self, None);
-        }
-        let mid = self.first + (self.end - self.first) / 2;
-        (Self { end: mid, ..self }, Some(Self { first: mid, ..self }))
-    }
-
-    /// The first reversed hash of rank `rank` (`2^64` for `2^bits`).
-    fn key(self, rank: u64) -> u128 {
-        (rank as u128) << (64 - self.bits)
-    }
-}
-
-/// A task's position in the bit-reversed hash order, and its end.
-struct Cursor {
-    /// The least reversed hash not yet passed.
-    position: u128,
-    /// The stretch's end (exclusive).
+/// A task's place in its stretch: the sequential iterator's [`Cursor`]
+/// (its position in the bit-reversed hash order), and the stretch's end.
+pub(crate) struct StretchCursor {
+    cursor: Cursor,
+    /// The stretch's end (exclusive): `2^64` for the last stretch.
     end: u128,
 }
 
-impl Cursor {
+impl StretchCursor {
     fn new(stretch: Stretch) -> Self {
         Self {
-            position: stretch.key(stretch.first),
+            // Below `2^64`: `first < 2^bits`.
+            cursor: Cursor::at(stretch.key(stretch.first) as u64),
             end: stretch.key(stretch.end),
         }
     }
 
     fn done(&self) -> bool {
-        self.position >= self.end
+        self.cursor.done() || u128::from(self.cursor.position()) >= self.end
     }
 
     /// The home of a table of `size` slots that covers the position.
     fn home(&self, size: usize) -> usize {
-        let bits = size.trailing_zeros();
-        if bits == 0 {
-            return 0;
-        }
-        let rank = (self.position as u64) >> (64 - bits);
-        (rank.reverse_bits() >> (64 - bits)) as usize
+        self.cursor.home(size)
     }
 
     /// Whether a key of hash `hash` lies between the position and the end.
     fn covers(&self, hash: u64) -> bool {
-        let at = u128::from(hash.reverse_bits());
-        self.position <= at && at < self.end
+        self.cursor.covers(hash) && u128::from(hash.reverse_bits()) < self.end
     }
 
     /// Moves past the home that covers the position in a table of `size`.
     fn advance(&mut self, size: usize) {
-        let bits = size.trailing_zeros();
-        let rank = (self.position >> (64 - bits)) + 1;
-        self.position = rank << (64 - bits);
+        self.cursor.advance(size);
     }
 }
 
-/// Reads one round of `cursor`'s stretch under `guard`: the root table
-/// (after finishing a resize under way), then the homes that cover the
-/// position, each in one consistent scan, until [`BATCH`] homes or
-/// entries, the stretch's end, or a home frozen by a resize (the next
-/// round reads the new table from the same position). Pushes the entries
-/// of the stretch at or after the position into `out`.
-fn round<'g, K: 'static, V: 'static, S, const H: usize>(
-    map: &'g HopscotchMap<K, V, S, H>,
-    cursor: &mut Cursor,
-    guard: &'g Guard,
-    out: &mut Vec<&'g Entry<K, V>>,
-) {
-    let table = map.stable_root(guard);
-    let size = table.size();
-    let mut home = Vec::new();
-    for _ in 0..BATCH {
-        if cursor.done() || out.len() >= BATCH {
-            return;
-        }
-        home.clear();
-        if table.collect(cursor.home(size), guard, &mut home).is_err() {
-            return;
-        }
-        out.extend(home.iter().filter(|entry| cursor.covers(entry.hash())));
-        cursor.advance(size);
-    }
-}
-
-/// Runs `f` on every entry of `stretch`, borrowed, round by round, each
-/// round under a guard of this thread; then flushes this thread.
-fn visit_stretch<K: 'static, V: 'static, S, const H: usize>(
-    map: &HopscotchMap<K, V, S, H>,
-    stretch: Stretch,
-    f: &(impl Fn(&K, &V) + ?Sized),
-) {
-    let mut cursor = Cursor::new(stretch);
-    while !cursor.done() {
-        let guard = reclaim::pin();
-        let mut entries = Vec::new();
-        round(map, &mut cursor, &guard, &mut entries);
-        for entry in entries {
-            f(entry.key(), entry.value());
-        }
-    }
-    reclaim::flush();
-}
-
-/// The clones of one stretch's entries, read round by round (one guard of
-/// the iterating thread per round); the sequential part of
-/// [`HopscotchParIter`].
-struct StretchIter<'m, K: 'static, V: 'static, S, const H: usize> {
-    map: &'m HopscotchMap<K, V, S, H>,
-    cursor: Cursor,
-    /// Whether a round was read (and so this thread pinned).
-    started: bool,
-    /// The entries of the last round read, in reverse order.
-    batch: Vec<(K, V)>,
-}
-
-impl<K: Clone + 'static, V: Clone + 'static, S, const H: usize> Iterator
-    for StretchIter<'_, K, V, S, H>
+impl<K, V, S, const H: usize> ParSplit for HopscotchMap<K, V, S, H>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    S: Sync,
 {
-    type Item = (K, V);
+    type Key = K;
+    type Value = V;
+    type Cursor<'m>
+        = StretchCursor
+    where
+        Self: 'm;
 
-    fn next(&mut self) -> Option<(K, V)> {
-        loop {
-            if let Some(entry) = self.batch.pop() {
-                return Some(entry);
-            }
-            if self.cursor.done() {
-                return None;
-            }
-            self.started = true;
-            let guard = reclaim::pin();
-            let mut entries = Vec::new();
-            round(self.map, &mut self.cursor, &guard, &mut entries);
-            // Reversed: `next` pops from the back.
-            self.batch.extend(
-                entries
-                    .iter()
-                    .rev()
-                    .map(|entry| (entry.key().clone(), entry.value().clone())),
-            );
-        }
+    /// Every rank of the root table now (after finishing a resize under
+    /// way, so the split follows the table the keys are in).
+    fn whole_stretch(&self) -> Stretch {
+        let guard = reclaim::pin();
+        Stretch::whole(self.stable_root(&guard).size())
     }
-}
 
-impl<K: 'static, V: 'static, S, const H: usize> Drop for StretchIter<'_, K, V, S, H> {
-    /// Done (or dropped early by a short-circuiting consumer): let this
-    /// pool thread hold nothing back.
-    fn drop(&mut self) {
-        if self.started {
-            reclaim::flush();
+    fn cursor(&self, stretch: Stretch) -> StretchCursor {
+        StretchCursor::new(stretch)
+    }
+
+    fn is_done(cursor: &StretchCursor) -> bool {
+        cursor.done()
+    }
+
+    /// One round of `cursor`'s stretch under `guard`: the root table
+    /// (after finishing a resize under way), then the homes that cover the
+    /// position, each in one consistent scan, until [`BATCH`] homes or
+    /// entries, the stretch's end, or a home frozen by a resize (the next
+    /// round reads the new table from the same position). Pushes the
+    /// entries of the stretch at or after the position into `out`.
+    fn read_batch<'m: 'g, 'g, T>(
+        &'m self,
+        cursor: &mut StretchCursor,
+        guard: &'g Guard,
+        out: &mut Vec<T>,
+        extract: impl Fn(&'g K, &'g V) -> T,
+    ) {
+        let table = self.stable_root(guard);
+        let size = table.size();
+        let mut home = Vec::new();
+        for _ in 0..BATCH {
+            if cursor.done() || out.len() >= BATCH {
+                return;
+            }
+            home.clear();
+            if table.collect(cursor.home(size), guard, &mut home).is_err() {
+                return;
+            }
+            out.extend(
+                home.iter()
+                    .filter(|entry| cursor.covers(entry.hash()))
+                    .map(|entry| extract(entry.key(), entry.value())),
+            );
+            cursor.advance(size);
         }
     }
 }
@@ -239,67 +161,8 @@ pub struct HopscotchParIter<'a, K: 'static, V: 'static, S, const H: usize = 32> 
     map: &'a HopscotchMap<K, V, S, H>,
 }
 
-impl<K: 'static, V: 'static, S, const H: usize> core::fmt::Debug
-    for HopscotchParIter<'_, K, V, S, H>
-{
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("HopscotchParIter").finish_non_exhaustive()
-    }
-}
-
-impl<K, V, S, const H: usize> ParallelIterator for HopscotchParIter<'_, K, V, S, H>
-where
-    K: Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    S: Sync,
-{
-    type Item = (K, V);
-
-    fn drive_unindexed<C>(self, consumer: C) -> C::Result
-    where
-        C: UnindexedConsumer<Self::Item>,
-    {
-        let map = self.map;
-        rayon::iter::split(map.par_whole_stretch(), Stretch::split)
-            .flat_map_iter(move |stretch| StretchIter {
-                map,
-                cursor: Cursor::new(stretch),
-                started: false,
-                batch: Vec::new(),
-            })
-            .drive_unindexed(consumer)
-    }
-}
-
-impl<'a, K, V, S, const H: usize> IntoParallelIterator for &'a HopscotchMap<K, V, S, H>
-where
-    K: Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    S: Sync,
-{
-    type Item = (K, V);
-    type Iter = HopscotchParIter<'a, K, V, S, H>;
-
-    fn into_par_iter(self) -> HopscotchParIter<'a, K, V, S, H> {
-        self.par_iter()
-    }
-}
-
-impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
-    /// Every rank of the root table now (after finishing a resize under
-    /// way, so the split follows the table the keys are in).
-    fn par_whole_stretch(&self) -> Stretch {
-        let guard = reclaim::pin();
-        Stretch::whole(self.stable_root(&guard).size())
-    }
-}
-
-impl<K, V, S, const H: usize> HopscotchMap<K, V, S, H>
-where
-    K: Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    S: Sync,
-{
+crate::features::par::par_api! {
+    HopscotchMap, HopscotchParIter, const H;
     /// Calls `f` on every entry, borrowed (no `Clone`), in parallel on
     /// rayon's current pool.
     ///
@@ -336,15 +199,10 @@ where
     /// });
     /// assert_eq!(sum.into_inner(), 2 * (0..1000).sum::<u64>());
     /// ```
-    pub fn par_for_each<F>(&self, f: F)
-    where
-        F: Fn(&K, &V) + Sync + Send,
-    {
-        rayon::iter::split(self.par_whole_stretch(), Stretch::split)
-            .for_each(|stretch| visit_stretch(self, stretch, &f));
-    }
+    fn par_for_each;
 
-    /// A rayon [`ParallelIterator`] over `(K, V)` clones of the entries.
+    /// A rayon [`ParallelIterator`](rayon::iter::ParallelIterator) over
+    /// `(K, V)` clones of the entries.
     ///
     /// Split as [`par_for_each`](Self::par_for_each); each task clones one
     /// round of entries under its guard, drops the guard, then hands the
@@ -369,18 +227,12 @@ where
     /// evens.sort_unstable();
     /// assert_eq!(evens, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
     /// ```
-    pub fn par_iter(&self) -> HopscotchParIter<'_, K, V, S, H>
-    where
-        K: Clone,
-        V: Clone,
-    {
-        HopscotchParIter { map: self }
-    }
+    fn par_iter;
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Cursor, Stretch};
+    use super::{Stretch, StretchCursor};
 
     /// The reversed hash of a key at `rank` of a table of `2^bits` homes.
     fn hash_at(rank: u64, bits: u32) -> u64 {
@@ -394,7 +246,7 @@ mod tests {
     fn a_cursor_walks_the_homes_of_its_stretch() {
         let (left, right) = Stretch::whole(16).split();
         let right = right.unwrap();
-        let mut cursor = Cursor::new(right);
+        let mut cursor = StretchCursor::new(right);
         let mut homes = Vec::new();
         while !cursor.done() {
             homes.push(cursor.home(16));
@@ -402,7 +254,7 @@ mod tests {
         }
         // Ranks 8..16 of 16 homes: the odd homes, in reversed order.
         assert_eq!(homes, [1, 9, 5, 13, 3, 11, 7, 15]);
-        let cursor = Cursor::new(left);
+        let cursor = StretchCursor::new(left);
         assert!(cursor.covers(hash_at(7, 4)) && !cursor.covers(hash_at(8, 4)));
     }
 
@@ -414,7 +266,7 @@ mod tests {
     fn after_a_shrink_a_cursor_keeps_only_its_stretch_past_its_position() {
         // Ranks 0..8 of a table of 16 homes, the left half.
         let (left, _) = Stretch::whole(16).split();
-        let mut cursor = Cursor::new(left);
+        let mut cursor = StretchCursor::new(left);
         for _ in 0..3 {
             cursor.advance(16);
         }
@@ -433,7 +285,7 @@ mod tests {
     // home of the new table.
     #[test]
     fn after_a_growth_a_cursor_goes_on_from_its_position() {
-        let mut cursor = Cursor::new(Stretch::whole(4));
+        let mut cursor = StretchCursor::new(Stretch::whole(4));
         cursor.advance(4); // past home 0 of 4 (ranks 0..1 of 4)
                            // In a table of 16 homes, rank 1 of 4 is rank 4 of 16: home 2.
         assert_eq!(cursor.home(16), 2);

@@ -246,6 +246,35 @@ where
     }
 }
 
+impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
+    /// Calls `each` on every entry, home by home in bit-reversed order,
+    /// with the guard it was read under: the one pass of `retain` (and of
+    /// [`clear`](Self::clear)'s walk). Each round reads the root table
+    /// after finishing any resize under way, then one home in one
+    /// consistent scan (`Table::collect`), keeping the entries at or past
+    /// the cursor; a home frozen meanwhile is read again, from the new
+    /// table. So every key present for the whole pass is met exactly once,
+    /// as by [`iter`](Self::iter).
+    pub(crate) fn sweep(&self, mut each: impl FnMut(&Entry<K, V>, &Guard)) {
+        let mut cursor = Cursor::start();
+        while !cursor.done() {
+            let guard = reclaim::pin();
+            let table = self.stable_root(&guard);
+            let h = cursor.home(table.size());
+            let mut entries = Vec::new();
+            if table.collect(h, &guard, &mut entries).is_err() {
+                continue; // frozen meanwhile: the next round finishes the resize
+            }
+            for entry in entries {
+                if cursor.covers(entry.hash()) {
+                    each(entry, &guard);
+                }
+            }
+            cursor.advance(table.size());
+        }
+    }
+}
+
 // Writes retire entries (and resizes retire tables), and kovan may drop a
 // retired entry on any thread.
 impl<K, V, S, const H: usize> HopscotchMap<K, V, S, H>
@@ -316,31 +345,17 @@ where
     pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
         let me = self as *const Self as *const ();
         crate::reentry::check(me, "retain");
-        let mut cursor = Cursor::start();
-        while !cursor.done() {
-            let guard = reclaim::pin();
-            let table = self.stable_root(&guard);
-            let h = cursor.home(table.size());
-            let mut entries = Vec::new();
-            if table.collect(h, &guard, &mut entries).is_err() {
-                continue; // frozen meanwhile: the next round finishes the resize
+        self.sweep(|entry, guard| {
+            let key = entry.key();
+            if !crate::reentry::run(me, || keep(key, entry.value())) {
+                self.remove_refused(
+                    entry.hash(),
+                    key,
+                    |present| !crate::reentry::run(me, || keep(key, present)),
+                    guard,
+                );
             }
-            for entry in entries {
-                if !cursor.covers(entry.hash()) {
-                    continue;
-                }
-                let key = entry.key();
-                if !crate::reentry::run(me, || keep(key, entry.value())) {
-                    self.remove_refused(
-                        entry.hash(),
-                        key,
-                        |present| !crate::reentry::run(me, || keep(key, present)),
-                        &guard,
-                    );
-                }
-            }
-            cursor.advance(table.size());
-        }
+        });
     }
 
     /// Starts a resize of the root `table` to `size` slots (the caller's
