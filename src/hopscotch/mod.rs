@@ -1101,22 +1101,11 @@ where
     /// ```
     pub fn clear(&self) {
         crate::reentry::check(self as *const Self as *const (), "clear");
-        let mut cursor = iter::Cursor::start();
-        while !cursor.done() {
-            let guard = reclaim::pin();
-            let table = self.stable_root(&guard);
-            let h = cursor.home(table.size());
-            let mut entries = Vec::new();
-            if table.collect(h, &guard, &mut entries).is_err() {
-                continue; // frozen meanwhile: the next round finishes the resize
-            }
-            for entry in entries {
-                if cursor.covers(entry.hash()) {
-                    self.delete_key(entry.key());
-                }
-            }
-            cursor.advance(table.size());
-        }
+        // Home by home, as `iter` (std_like.rs): each key met is removed at
+        // its own `LINEARIZATION(remove)`.
+        self.sweep(|entry, _| {
+            self.delete_key(entry.key());
+        });
     }
 }
 
