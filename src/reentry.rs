@@ -6,11 +6,13 @@
 //! Such a write makes the enclosing operation's CAS fail, so the operation
 //! calls the closure again, which writes again: a livelock (a `compute` that
 //! calls `compute` on its own key spun forever). Java's ConcurrentHashMap
-//! throws "Recursive update" in the same place. Here a thread-local mark
-//! names the map whose closure this thread is running; every write
-//! operation checks it first, and panics with a clear message instead.
-//! Reads inside a closure are allowed (they end), and so are writes to
-//! another map.
+//! throws "Recursive update" in the same place. Here thread-local marks
+//! name the maps whose closures this thread is running, nested ones
+//! included (a closure of map A that runs a closure of map B that writes A
+//! livelocks A just the same; up to 8 levels are remembered); every write
+//! operation checks them first, and panics with a clear message instead.
+//! Reads inside a closure are allowed (they end), and so are writes to a
+//! map none of whose closures is running.
 //!
 //! The mark needs `std`'s thread locals, and is left out under loom and
 //! shuttle, whose threads are not OS threads (their scenarios never break
@@ -20,37 +22,67 @@
 mod imp {
     use core::cell::Cell;
 
+    /// Closures of maps this thread runs inside one another that the mark
+    /// remembers; deeper ones are counted but not remembered, so a write to
+    /// a map whose closure is more than this many levels out is not caught
+    /// (it hangs, as documented).
+    const DEPTH: usize = 8;
+
     std::thread_local! {
-        /// The address of the map whose closure this thread runs (0: none).
-        static INSIDE: Cell<usize> = const { Cell::new(0) };
+        /// The addresses of the maps whose closures this thread runs, the
+        /// outermost first (`ACTIVE[..depth]`, at most `DEPTH` of them).
+        static ACTIVE: [Cell<usize>; DEPTH] = const { [const { Cell::new(0) }; DEPTH] };
+        /// How many closures of maps this thread is inside.
+        static NESTED: Cell<usize> = const { Cell::new(0) };
     }
 
-    /// Restores the previous mark when the closure returns or unwinds.
+    /// Leaves the closure's level when the closure returns or unwinds.
     pub(crate) struct Mark {
-        previous: usize,
+        entered: bool,
     }
 
     impl Drop for Mark {
         fn drop(&mut self) {
-            let previous = self.previous;
-            let _ = INSIDE.try_with(|inside| inside.set(previous));
+            if self.entered {
+                let _ = NESTED.try_with(|n| n.set(n.get().saturating_sub(1)));
+            }
         }
     }
 
-    /// Marks this thread as running a closure of the map at `map`.
+    /// Marks this thread as running a closure of the map at `map`, inside
+    /// whatever closures it already runs (of this map or others: a closure
+    /// of map A that runs map B's `compute`, whose closure writes A, would
+    /// livelock A's `compute` just as a direct write does).
     #[inline]
     pub(crate) fn enter(map: *const ()) -> Mark {
-        let previous = INSIDE
-            .try_with(|inside| inside.replace(map as usize))
-            .unwrap_or(0);
-        Mark { previous }
+        let entered = NESTED
+            .try_with(|n| {
+                let depth = n.get();
+                if depth < DEPTH {
+                    let _ = ACTIVE.try_with(|active| active[depth].set(map as usize));
+                }
+                n.set(depth + 1);
+            })
+            .is_ok();
+        Mark { entered }
     }
 
-    /// Panics if this thread is inside a closure of the map at `map`.
+    /// Panics if this thread is inside a closure of the map at `map`, at
+    /// any of the remembered levels.
     #[inline]
     pub(crate) fn check(map: *const (), operation: &str) {
-        let inside = INSIDE.try_with(Cell::get).unwrap_or(0);
-        if inside != 0 && inside == map as usize {
+        let depth = NESTED.try_with(Cell::get).unwrap_or(0);
+        if depth == 0 {
+            return;
+        }
+        let inside = ACTIVE
+            .try_with(|active| {
+                active[..depth.min(DEPTH)]
+                    .iter()
+                    .any(|level| level.get() == map as usize)
+            })
+            .unwrap_or(false);
+        if inside {
             recursive_update(operation);
         }
     }
@@ -61,7 +93,8 @@ mod imp {
         panic!(
             "kovan_map: recursive update: `{operation}` was called on a map from inside a \
              closure that the same map is running (compute, remove_if, replace_if, \
-             get_or_insert_with). The closure runs again whenever a concurrent write \
+             get_or_insert_with, an entry chain), perhaps through another map's closure. \
+             The closure runs again whenever a concurrent write \
              changes the key, so a write from inside it would never end; write to the map \
              after the call returns instead"
         );

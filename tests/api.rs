@@ -108,6 +108,39 @@ mod recursive_update {
                     map.insert(3, 30);
                     assert_eq!(map.len(), 3);
                 }
+
+                /// A closure of `map` that runs a closure of `other` which
+                /// writes `map`: the inner mark (`other`'s) must not hide the
+                /// outer one. Undetected, this is the same livelock (the
+                /// write makes the outer compute's CAS fail, and the retry
+                /// writes again), so it runs on a thread of its own and the
+                /// test fails, instead of hanging, if no answer comes.
+                #[test]
+                fn a_write_through_another_maps_closure_panics() {
+                    let (done, answer) = std::sync::mpsc::channel();
+                    std::thread::spawn(move || {
+                        let map = $make;
+                        let other = $make;
+                        map.insert(1u64, 1u64);
+                        let text = message(catch_unwind(AssertUnwindSafe(|| {
+                            map.compute(1, |v| {
+                                other.compute(2, |_| {
+                                    map.insert(1, 100);
+                                    Some(2)
+                                });
+                                v.map(|v| v + 1)
+                            });
+                        })));
+                        // The inner calls unwound: `map` is usable again.
+                        let after = (map.insert(1, 5), map.get(&1));
+                        let _ = done.send((text, after));
+                    });
+                    let (text, after) = answer
+                        .recv_timeout(std::time::Duration::from_secs(120))
+                        .expect("the nested recursive update was not detected: livelock");
+                    assert!(text.contains("recursive update"), "{text}");
+                    assert_eq!(after, (Some(1), Some(5)));
+                }
             }
         };
     }
