@@ -47,37 +47,30 @@ def main():
                 out.append(f"| {label(m)} | " + " | ".join(cells) + " |")
         out.append("")
 
-    keys = sorted({r["keys"] for r in run["get"]})
-    out.append("**Single-thread get**, ns/op: median (min–max) ×ratio to std HashMap\n")
-    out.append("| map | " + " | ".join(f"{k:,} keys" for k in keys) + " |")
-    out.append("| --- |" + " --- |" * len(keys))
-    seen = []
-    for r in run["get"]:
-        if r["map"] not in seen:
-            seen.append(r["map"])
-    for m in seen:
-        cells = []
-        for k in keys:
-            r = [x for x in run["get"] if x["keys"] == k and x["map"] == m]
-            cells.append(f"{r[0]['median']:.1f} ({r[0]['min']:.1f}–{r[0]['max']:.1f}) ×{r[0]['ratio_to_std']:.1f}" if r else "–")
-        out.append(f"| {label(m) if m != 'std' else 'std HashMap (no lock)'} | " + " | ".join(cells) + " |")
-    out.append("")
+    def grid(title, rows, column, header, cell):
+        """A table of `rows` with one column per value of `column`."""
+        values = sorted({r[column] for r in rows})
+        out.append(f"**{title}**\n")
+        out.append("| map | " + " | ".join(header(v) for v in values) + " |")
+        out.append("| --- |" + " --- |" * len(values))
+        maps = []
+        for r in rows:
+            if r["map"] not in maps:
+                maps.append(r["map"])
+        for m in maps:
+            cells = []
+            for v in values:
+                r = [x for x in rows if x[column] == v and x["map"] == m]
+                cells.append(cell(r[0]) if r else "–")
+            name = label(m) if m != "std" else "std HashMap (no lock)"
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+        out.append("")
 
-    entries = sorted({r["entries"] for r in run["memory"]})
-    out.append("**Live bytes per entry**\n")
-    out.append("| map | " + " | ".join(f"{e:,} entries" for e in entries) + " |")
-    out.append("| --- |" + " --- |" * len(entries))
-    seen = []
-    for r in run["memory"]:
-        if r["map"] not in seen:
-            seen.append(r["map"])
-    for m in seen:
-        cells = []
-        for e in entries:
-            r = [x for x in run["memory"] if x["entries"] == e and x["map"] == m]
-            cells.append(f"{r[0]['bytes_per_entry']:.1f}" if r else "–")
-        out.append(f"| {label(m) if m != 'std' else 'std HashMap (no lock)'} | " + " | ".join(cells) + " |")
-    out.append("")
+    grid("Single-thread get, ns/op: median (min–max) ×ratio to std HashMap", run["get"], "keys",
+         lambda k: f"{k:,} keys",
+         lambda r: f"{r['median']:.1f} ({r['min']:.1f}–{r['max']:.1f}) ×{r['ratio_to_std']:.1f}")
+    grid("Live bytes per entry", run["memory"], "entries", lambda e: f"{e:,} entries",
+         lambda r: f"{r['bytes_per_entry']:.1f}")
 
     out.append(f"**Iteration of {run['config']['iter_keys']:,} keys**\n")
     out.append("| map | ns/key, median (min–max) | ×DashMap |")
