@@ -82,7 +82,10 @@ pub fn loom_model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
 /// side). Spawn order matters because loom 0.7's DPOR tracks only the *last*
 /// access to each atomic, so a thread that loads a word and then CASes it
 /// hides another thread's earlier load of it, and one order can miss
-/// interleavings the other reaches (docs/verification.md). Every execution
+/// interleavings the other reaches (docs/verification.md). The main thread
+/// flushes after `make` (so its slot holds none of the prefix while `a`
+/// and `b` run; a closure that wants the nodes it retired freed before the
+/// run ends flushes last itself). Every execution
 /// starts with a fresh model registry and ends by releasing every slot, so
 /// loom's leak check sees exactly the nodes kovan would never free. Model
 /// threads get a 1 MiB stack (the migration paths of the hopscotch map are
@@ -175,6 +178,15 @@ pub fn loom_race_runs<M, RA, RB>(
                 model_reset(epochs);
                 {
                     let map = Arc::new(make());
+                    // The main thread only joins from here on: without
+                    // this flush its slot stays published at the epoch
+                    // the map was built at and holds every node born
+                    // then for the whole race, so a thread that failed to
+                    // protect a prefix node it found would go unnoticed.
+                    // With no guard of the main thread alive, `flush`
+                    // drains its slot and publishes 0 (it also advances
+                    // the epoch once, before either thread starts).
+                    kovan_map::flush();
                     let (ma, mb) = (Arc::clone(&map), Arc::clone(&map));
                     let (ra, rb) = if a_first {
                         let ta = spawn(move || a(&ma));

@@ -36,6 +36,8 @@ type Map = HashMap<u64, u64, KeyIsHash>;
 /// inserted at, holds every node born then for the whole race (the main
 /// thread only joins), so no prefix node could be freed while thread a's
 /// handle lives, and a handle that failed to protect one would pass.
+/// `harness::loom_race_runs` now flushes the main thread after `make` as
+/// well; this stays so that the scenarios do not depend on it.
 fn released<M>(map: M) -> M {
     kovan_map::flush();
     map
