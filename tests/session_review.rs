@@ -344,7 +344,7 @@ fn hopscotch_reserve_shrink_racing_writers_then_get_mut_and_iter_mut() {
         for h in handles {
             h.join().unwrap();
         }
-        let mut map = Arc::try_unwrap(map).ok().expect("the writers are gone");
+        let mut map = Arc::try_unwrap(map).unwrap_or_else(|_| panic!("the writers are gone"));
         let mut seen = HashSet::new();
         for (key, value) in map.iter_mut() {
             assert!(seen.insert(*key), "iter_mut yielded {key} twice");
@@ -470,7 +470,7 @@ fn hash_map_exclusive_walk_frees_every_node_once_after_a_resizing_race() {
         for h in handles {
             h.join().unwrap();
         }
-        let map = Arc::try_unwrap(map).ok().expect("the writers are gone");
+        let map = Arc::try_unwrap(map).unwrap_or_else(|_| panic!("the writers are gone"));
         let expected: HashSet<u64> = map.keys().collect();
         // The exclusive walk prefetches (2^16 buckets or more, one entry
         // per 8 of them at least).
