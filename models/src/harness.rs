@@ -225,11 +225,25 @@ pub mod hash_map {
 
     /// A one-bucket map holding `prefix`, inserted in order.
     pub fn map_with(prefix: &[(u64, u64)]) -> Map {
-        let map = Map::with_capacity_and_hasher(1, KeyIsHash);
+        map_of(1, prefix)
+    }
+
+    /// A map of floor `floor` (it grows and shrinks from there) holding
+    /// `prefix`, inserted in order.
+    pub fn map_of(floor: usize, prefix: &[(u64, u64)]) -> Map {
+        let map = Map::with_capacity_and_hasher(floor, KeyIsHash);
         for &(key, value) in prefix {
             map.insert(key, value);
         }
         map
+    }
+
+    /// The keys one iteration yields, sorted, duplicates kept (a key
+    /// yielded twice shows up twice).
+    pub fn sorted_keys(m: &Map) -> Vec<u64> {
+        let mut keys: Vec<u64> = m.keys().collect();
+        keys.sort_unstable();
+        keys
     }
 
     /// [`loom_race`] over a one-bucket map holding `prefix`.

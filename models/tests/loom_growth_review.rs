@@ -14,25 +14,9 @@
 //! `k & (size - 1)`.
 #![cfg(kovan_map_loom)]
 
-use kovan_map::HashMap;
-use kovan_map_models::harness::{loom_race, loom_race_bounds, KeyIsHash};
+use kovan_map_models::harness::{loom_race, loom_race_bounds};
 
-type Map = HashMap<u64, u64, KeyIsHash>;
-
-fn map(floor: usize, prefix: &[(u64, u64)]) -> Map {
-    let map = Map::with_capacity_and_hasher(floor, KeyIsHash);
-    for &(key, value) in prefix {
-        map.insert(key, value);
-    }
-    map
-}
-
-/// Every key the iterator yields, sorted, with duplicates kept.
-fn keys(m: &Map) -> Vec<u64> {
-    let mut keys: Vec<u64> = m.keys().collect();
-    keys.sort();
-    keys
-}
+use kovan_map_models::harness::hash_map::{map_of as map, sorted_keys as keys, Map};
 
 /// The map is consistent at rest: `len` equals the iteration count, no key
 /// twice, `chain_stats` agrees, and every key iterated is found by `get`.

@@ -19,8 +19,8 @@
 #![cfg(kovan_map_loom)]
 
 use kovan_map::HashMap;
-use kovan_map_models::harness::hash_map::{race, Map};
-use kovan_map_models::harness::{loom_race_bounds, KeyIsHash, OneHash};
+use kovan_map_models::harness::hash_map::{map_of, race, sorted_keys as keys, Map};
+use kovan_map_models::harness::{loom_race_bounds, OneHash};
 
 #[test]
 fn two_inserts_of_one_key_have_one_winner() {
@@ -442,22 +442,6 @@ fn writer_whose_unlink_failed_never_reaches_a_successor_born_and_retired_meanwhi
 // 1). A writer of key 3 then claims D1 (and, at size 4, D3) and links it
 // between 2 (or D0) and 1: the other thread's operation races that link.
 // Each growth scenario names the mutants it catches (models/mutants/).
-
-/// A map of floor `floor` holding `prefix`.
-fn map_of(floor: usize, prefix: &[(u64, u64)]) -> Map {
-    let map = Map::with_capacity_and_hasher(floor, KeyIsHash);
-    for &(key, value) in prefix {
-        map.insert(key, value);
-    }
-    map
-}
-
-/// Keys in order, by one iteration (a pass over the whole list).
-fn keys(m: &Map) -> Vec<u64> {
-    let mut keys: Vec<u64> = m.keys().collect();
-    keys.sort_unstable();
-    keys
-}
 
 /// [`loom_race_bounds`] over a map of floor `floor` holding `prefix`.
 #[allow(clippy::too_many_arguments)]

@@ -88,14 +88,16 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
         }
         entries
             .into_iter()
-            // SAFETY: `&mut self`: no other thread reaches the map while the
-            // returned iterator borrows it, so the entries stay in the table
-            // (nothing removes or retires an entry without `&self`, which the
-            // borrow excludes) and no other reference to their values exists
-            // (`Payload::value_mut`'s contract). Each entry was collected
-            // once (a key has one committed entry, in one home), so the
-            // `&mut V`s are disjoint.
-            .map(|entry| unsafe { ((*entry).key(), (*entry).value_mut()) })
+            .map(|entry| {
+                // SAFETY: `&mut self`: no other thread reaches the map while
+                // the returned iterator borrows it, so the entries stay in the
+                // table (nothing removes or retires an entry without `&self`,
+                // which the borrow excludes) and no other reference to their
+                // values exists (`Payload::value_mut`'s contract). Each entry
+                // was collected once (a key has one committed entry, in one
+                // home), so the `&mut V`s are disjoint.
+                unsafe { ((*entry).key(), (*entry).value_mut()) }
+            })
             .collect::<Vec<_>>()
             .into_iter()
     }
