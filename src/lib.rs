@@ -30,8 +30,9 @@
 //! touched cost no resident memory, and buckets are initialised lazily, the
 //! first time an operation needs one. The map grows past a load of 3/4
 //! (entries per bucket) and shrinks below 1/4, without a lock: all nodes
-//! are in one split-ordered list, and the directory (16-byte bucket entries,
-//! in segments) holds shortcuts into it, so growing moves no node.
+//! are in one split-ordered list, and the directory (an 8-byte link and 2
+//! state bits a bucket, in segments) holds shortcuts into it, so growing
+//! moves no node.
 //! [`HashMap::with_capacity`]`(n)` gives at least `n` buckets (a power of
 //! two) and is the floor the map never shrinks below;
 //! [`HashMap::capacity`] is the number of buckets in use. Segments added by

@@ -331,17 +331,18 @@ mod imp {
             self.word.store(new, Ordering::Relaxed);
         }
 
-        /// The address the link holds (tags cleared), read without
-        /// protection: a prefetch hint only. The node may be freed at any
-        /// moment; never dereference the result.
+        /// The address the link holds (tags cleared) and its tags, read
+        /// without protection: a prefetch hint only. The node may be freed at
+        /// any moment; never dereference the result.
         #[inline]
-        pub(crate) fn peek(&self, guard: &Guard) -> *const T {
+        pub(crate) fn peek(&self, guard: &Guard) -> (*const T, usize) {
             // ORDERING: Relaxed: nothing is read through the address.
             // SAFETY: kovan's `load_unprotected` asks that the result not be
             // dereferenced unprotected; it is only handed to the CPU as a
             // prefetch address, which reads nothing the program sees.
             let word = unsafe { self.word.load_unprotected(Ordering::Relaxed, &guard.inner) };
-            (word.as_raw() as usize & !TAG_BITS) as *const T
+            let word = word.as_raw() as usize;
+            ((word & !TAG_BITS) as *const T, word & TAG_BITS)
         }
     }
 
@@ -381,6 +382,21 @@ mod imp {
         #[inline]
         pub(crate) fn from_owned(ptr: *mut T, _guard: &'g Guard) -> Self {
             Self::from_word(ptr as usize)
+        }
+
+        /// A word that holds no pointer but `index`, above the tag bits (the
+        /// caller adds a tag saying so): never dereferenced, retired or
+        /// protected, only stored, compared and read back with [`Self::index`].
+        #[inline]
+        pub(crate) fn from_index(index: usize, _guard: &'g Guard) -> Self {
+            debug_assert!(index <= usize::MAX >> TAG_BITS.count_ones());
+            Self::from_word(index << TAG_BITS.count_ones())
+        }
+
+        /// The index of a word made by [`Self::from_index`].
+        #[inline]
+        pub(crate) fn index(self) -> usize {
+            self.word >> TAG_BITS.count_ones()
         }
 
         #[inline]

@@ -60,9 +60,12 @@ fn settle() {
     }
 }
 
-/// Bytes of directory per bucket (a 16-byte dummy entry: a link and a state
-/// word). The directory's segments are never freed while the map lives.
-const DIRECTORY_BYTES_PER_BUCKET: usize = 16;
+/// Bytes of directory for `buckets` buckets (a multiple of 32): an 8-byte
+/// link per bucket and its two state bits, 32 buckets to a 64-bit word. The
+/// directory's segments are never freed while the map lives.
+fn directory_bytes(buckets: usize) -> usize {
+    buckets * 8 + buckets / 4
+}
 
 /// Bytes that may stay allocated besides what a test accounts for: kovan's
 /// per-thread state and partial batches of threads that exited, the map's
@@ -181,10 +184,11 @@ fn fill_and_drain(keys: u64) -> FillFigures {
     assert_eq!(map.capacity(), DEFAULT_BUCKETS);
     assert_eq!(DEFAULT_BUCKETS, 524_288);
     let live_new = live_bytes() - base;
-    // The fresh map: bucket segment 0 (16 bytes a bucket) and a small header.
+    // The fresh map: bucket segment 0 (8 bytes and 2 bits a bucket) and a
+    // small header.
     assert!(
-        live_new >= (DEFAULT_BUCKETS * DIRECTORY_BYTES_PER_BUCKET) as isize
-            && live_new <= (DEFAULT_BUCKETS * DIRECTORY_BYTES_PER_BUCKET) as isize + SLACK,
+        live_new >= directory_bytes(DEFAULT_BUCKETS) as isize
+            && live_new <= directory_bytes(DEFAULT_BUCKETS) as isize + SLACK,
         "a new map holds {live_new} bytes"
     );
 
@@ -276,11 +280,11 @@ fn fill_and_drain(keys: u64) -> FillFigures {
     }
     settle();
     let live_after_removal = live_bytes() - base;
-    // What stays: the directory keeps every segment it grew into, 16 bytes
+    // What stays: the directory keeps every segment it grew into, 8.25 bytes
     // per bucket of the largest size (segment 0's 524,288 buckets, then one
     // segment per doubling), until the map is dropped. The nodes, each
     // retired by its remover and flushed, are freed.
-    let directory = (capacity_full * DIRECTORY_BYTES_PER_BUCKET) as isize;
+    let directory = directory_bytes(capacity_full) as isize;
     assert!(
         live_after_removal >= directory,
         "{live_after_removal} bytes live: less than the directory's {directory}"
@@ -326,24 +330,18 @@ fn fill_and_drain(keys: u64) -> FillFigures {
 fn five_million_keys_grow_past_the_default_table_and_give_their_nodes_back() {
     let figures = fill_and_drain(5_000_000);
     // 5,000,000 > 3/4 of 4,194,304: the table doubles four times, to 2^23,
-    // and keeps 2^23 * 16 bytes = 128 MiB of directory after the removal.
-    // Measured (release and debug alike): 494,220,184 bytes live at full
-    // (72 bytes per entry besides the directory), 134,220,184 after the
-    // removal (about 2,450 besides the directory), about 0 after the drop;
-    // longest chain 11 or 12.
+    // and keeps 2^23 * 8.25 bytes = 66 MiB of directory after the removal.
     assert_eq!(figures.capacity_full, 1 << 23);
-    assert!(figures.live_after_removal >= 128 << 20);
+    assert!(figures.live_after_removal >= directory_bytes(1 << 23) as isize);
 }
 
 #[test]
 fn six_hundred_thousand_keys_grow_past_the_default_table_and_give_their_nodes_back() {
     // 600,000 > 393,216, the load limit of 524,288 buckets; < 786,432.
     let figures = fill_and_drain(600_000);
-    // 2^20 buckets: 16 MiB of directory stay after the removal. Measured:
-    // 59,979,672 bytes live at full, 16,779,672 after the removal (2,456
-    // besides the directory), 0 after the drop; longest chain 7 or 8.
+    // 2^20 buckets: 8.25 MiB of directory stay after the removal.
     assert_eq!(figures.capacity_full, 1 << 20);
-    assert!(figures.live_after_removal >= 16 << 20);
+    assert!(figures.live_after_removal >= directory_bytes(1 << 20) as isize);
 }
 
 // ---------------------------------------------------------------------------
@@ -1269,7 +1267,7 @@ fn a_grown_map_gives_its_bytes_back_when_dropped() {
     let capacity = map.capacity();
     assert!(capacity >= 131_072, "{capacity}");
     let grown = live_bytes() - base;
-    assert!(grown >= (capacity * DIRECTORY_BYTES_PER_BUCKET) as isize);
+    assert!(grown >= directory_bytes(capacity) as isize);
     drop(map);
     // No flush: the user calls nothing (the drop flushes this thread).
     let left = live_bytes() - base;

@@ -18,7 +18,7 @@
  * D0 LINKED, entry D1 untouched (0, next null), list D0 -> n1 -> n3 -> null.
  *   process 0 (A): grow(1) (the size CAS 1 -> 2); insert(5, 1): its
  *                  writer_start reads size 2 and prepares bucket 1: claims
- *                  entry 1 (CAS 0 -> CLAIMED), prepares the parent (D0,
+ *                  entry 1 (CAS 0 -> CLAIMED; see below), prepares the parent (D0,
  *                  linked), searches from D0 for key 2's place, links D1
  *                  (CAS on ipred expecting isucc, retried after a new
  *                  search), stores LINKED, then searches from D1 and pushes
@@ -59,7 +59,7 @@
  * Abstractions and reductions (as in hash_map.pml): one atomic step per
  * shared load or CAS; node payloads and dummy keys are immutable ghost
  * arrays (a dummy's key is read in the step that reached the dummy: the
- * claim wrote it before the link CAS published the dummy); an unlink and
+ * word names the bucket, whose key is its reversed index); an unlink and
  * its retirement are one step; addresses are never reused; a fresh node's
  * private `next` store is merged into its publishing CAS (nothing reads a
  * private node; the dummy's private store in `link` stays a step of its
@@ -69,6 +69,13 @@
  * start), shrink, clear, iteration, the len counters (A's grow is the
  * growth decision's CAS, taken unconditionally), hash collisions (so
  * search's pred is always ipred), memory orderings (spin is SC).
+ * Bucket states: the code keeps a bucket's two state bits in a 64-bit word
+ * shared with 31 other buckets and changes them only by fetch_or (claim:
+ * the RMW that finds the CLAIMED bit clear wins; link: set LINKED). For
+ * one bucket that is an atomic test-and-set and an atomic set, the steps
+ * modelled here as the CAS 0 -> CLAIMED and the LINKED store on the
+ * bucket's own state; the other buckets' RMWs change none of its bits, and
+ * the orderings they keep (release sequences) are loom's to check.
  *
  * Mutants (each caught, in check.sh, as the kind after the arrow):
  *   MUTANT_DELETE_DROPS_DUMMY_FLAG  delete writes DELETED without the

@@ -1,5 +1,6 @@
-//! The bucket directory of the split-ordered list: one 16-byte entry per
-//! bucket, in segments that are allocated as the map grows and never move.
+//! The bucket directory of the split-ordered list: one 8-byte link per
+//! bucket plus two state bits, in segments that are allocated as the map
+//! grows and never move.
 //!
 //! # The design (Shalev and Shavit's split-ordered list, dummies in place)
 //!
@@ -14,32 +15,42 @@
 //! their `hash, key, value, next` layout and copy-on-write replacement
 //! (`list.rs`).
 //!
-//! The dummies live *in the directory* (the 16-byte [`Dummy`]: a `next` link
-//! and a state word), not in separate allocations, so a lookup costs one
-//! directory load and, usually, one node load, as with the fixed table of
-//! heads. A link word that points at a dummy carries the [`DUMMY`] tag.
+//! The dummies live *in the directory*, not in separate allocations: a
+//! dummy is its bucket's `next` link (8 bytes) and two state bits in a
+//! word shared with 31 neighbouring buckets. A link word that points at a
+//! dummy carries the [`DUMMY`] tag and, in place of an address, the
+//! bucket's *index* ([`Shared::from_index`]): a walk that meets it knows
+//! the dummy's key (`dummy_key(index)`) without a load, and finds its `next`
+//! by the index ([`Directory::dummy`]). So a lookup costs one state-word
+//! load (a bitmap of 2 bits per bucket: 128 KiB at 2^19 buckets, mostly in
+//! cache), one directory link and, usually, one node.
 //!
 //! A dummy is only a shortcut into the one list. So initialisation can be
-//! exclusive without anyone waiting on it: the writer whose CAS *claims* an
-//! untouched entry links it in; every other thread, reader or writer, that
-//! finds an entry not yet linked starts from the bucket's *parent* (the
+//! exclusive without anyone waiting on it: the writer whose RMW *claims* an
+//! untouched bucket links it in; every other thread, reader or writer, that
+//! finds a bucket not yet linked starts from the bucket's *parent* (the
 //! bucket index with its highest bit cleared, whose dummy precedes it in the
 //! list), and bucket 0's dummy is linked when the map is built. A claimer
 //! that stalls leaves its bucket served by the parent, with a longer walk
 //! and nothing else. Readers never write: they neither claim nor link.
 //!
-//! # State table of a directory entry
+//! # State table of a bucket
 //!
-//! | state (`word`)         | meaning                                   | left by                         | who may make the step |
+//! The state is the bucket's two bits (`CLAIMED`, `LINKED`) of its state
+//! word; every change is an RMW (`fetch_or`) of the shared word that sets
+//! the bucket's bits and leaves the other buckets' bits as they are.
+//!
+//! | state (bits)           | meaning                                   | left by                         | who may make the step |
 //! | ---------------------- | ----------------------------------------- | ------------------------------- | --------------------- |
-//! | `0` untouched          | not in the list; never claimed            | CAS `0 -> key | CLAIMED`        | any writer whose operation's bucket it is (or an ancestor of it) |
-//! | `key | CLAIMED`        | claimed; being linked (or linked, not yet marked) | store `key | LINKED` after the linking CAS | the claimer alone |
-//! | `key | LINKED`         | in the list; a start for every thread     | never (until the map is dropped) | nobody |
+//! | `00` untouched         | not in the list; never claimed            | `fetch_or(CLAIMED)` whose result had `CLAIMED` clear | any writer whose operation's bucket it is (or an ancestor of it); of racing RMWs exactly one reads the bit clear: the claimer |
+//! | `01` claimed           | being linked (or linked, not yet marked)  | `fetch_or(LINKED)` (Release) after the linking CAS | the claimer alone |
+//! | `11` linked            | in the list; a start for every thread     | never (until the map is dropped or emptied with `&mut`) | nobody |
 //!
-//! and of its `next` link: private to the claimer until the one CAS on its
-//! list predecessor (the last node with a smaller key) that links it; from
-//! then on it is a link of the list like any live node's `next`, except
-//! that no CAS ever tags it: **dummies never die**.
+//! (`10` never occurs: `LINKED` is set only by the claimer.) And of its
+//! `next` link: private to the claimer until the one CAS on its list
+//! predecessor (the last node with a smaller key) that links it; from then
+//! on it is a link of the list like any live node's `next`, except that no
+//! CAS ever tags it: **dummies never die**.
 //!
 //! # Sizes
 //!
@@ -60,18 +71,20 @@
 use super::list::{self, Node};
 use crate::reclaim::{self, AllocFailed, Guard, Link, Shared};
 use crate::sync::{self, AtomicU64, AtomicUsize, Ordering};
-use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::alloc::Layout;
 
-/// Tag on a link word: the pointer is a bucket's [`Dummy`] in the directory,
-/// not a node. (The two low tags, on a node's `next`, say the *holder* is
-/// dead; this one says what the word *points at*.)
+/// Tag on a link word: the word is a bucket's [`Dummy`] (its index, not an
+/// address), not a node. (The two low tags, on a node's `next`, say the
+/// *holder* is dead; this one says what the word *points at*.)
 pub(crate) const DUMMY: usize = 0b100;
 
-/// State bits of a dummy's `word`, below its split-order key.
+/// A bucket's state bits in its state word (the state table above).
 const CLAIMED: u64 = 0b01;
 const LINKED: u64 = 0b10;
 const STATE: u64 = 0b11;
+/// Buckets per state word (2 bits each).
+const PER_WORD: usize = 32;
 
 /// The split-order key of a node of hash `hash`: the reversed hash, odd, so
 /// it sorts after the dummy of every bucket the hash can fall in. (The
@@ -97,51 +110,74 @@ fn parent(b: usize) -> usize {
     b & !(1usize << (usize::BITS - 1 - b.leading_zeros()))
 }
 
-/// A bucket's dummy node: a link of the list and its state.
-#[repr(C)]
-pub(crate) struct Dummy<K, V> {
+/// A bucket's dummy as a thread meets it: the bucket and its `next` link in
+/// the directory. A handle, not the storage: dummies never move or die, so
+/// a handle is good for as long as the directory is borrowed.
+pub(crate) struct Dummy<'d, K, V> {
+    /// The directory the dummy lives in (so a walk can resolve the dummy
+    /// words it meets).
+    pub(crate) dir: &'d Directory<K, V>,
+    bucket: usize,
     /// The dummy's successor in the list (see the module doc for when it is
     /// shared).
-    pub(crate) next: Link<Node<K, V>>,
-    /// `0`, `key | CLAIMED` or `key | LINKED` (the state table above).
-    word: AtomicU64,
+    pub(crate) next: &'d Link<Node<K, V>>,
 }
 
-impl<K, V> Dummy<K, V> {
-    fn new() -> Self {
-        Self {
-            next: Link::null(),
-            word: AtomicU64::new(0),
-        }
+impl<K, V> Clone for Dummy<'_, K, V> {
+    fn clone(&self) -> Self {
+        *self
     }
+}
+impl<K, V> Copy for Dummy<'_, K, V> {}
 
-    /// The split-order key of a dummy reached through the list.
+impl<'d, K, V> Dummy<'d, K, V> {
+    /// The dummy's split-order key, from its index: no load.
     #[inline]
-    pub(crate) fn key(&self) -> u64 {
-        // ORDERING: Relaxed: the claim CAS wrote the key before the linking
-        // CAS released the dummy into the list, and this thread reached the
-        // dummy through an Acquire load of a link that CAS (or a later RMW
-        // of its release sequence) wrote; coherence then forbids reading the
-        // untouched 0 before it. The state bits are masked off.
-        self.word.load(Ordering::Relaxed) & !STATE
+    pub(crate) fn key(self) -> u64 {
+        dummy_key(self.bucket)
     }
 
-    /// Back to untouched, with exclusive access (the map is being emptied).
-    fn reset(&self) {
-        self.next.store_private(Shared::null());
-        self.word.store(0, Ordering::Relaxed);
+    /// The dummy's bucket.
+    #[inline]
+    pub(crate) fn bucket(self) -> usize {
+        self.bucket
+    }
+
+    /// The list word that points at this dummy.
+    #[inline]
+    fn word<'g>(self, guard: &'g Guard) -> Shared<'g, Node<K, V>> {
+        Shared::from_index(self.bucket, guard).with_tag(DUMMY)
     }
 }
 
-/// The directory: the table's size and its segments of dummies.
+/// The directory: the table's size and its segments of buckets.
 pub(crate) struct Directory<K, V> {
     /// Buckets in use: a power of two, at least the floor.
     size: AtomicUsize,
     /// log2 of the floor (the size the map was built with).
     floor_shift: u32,
     /// Segment `j`'s address (0 while not allocated); see the module doc.
-    segments: Box<[AtomicUsize]>,
-    _owns: core::marker::PhantomData<Dummy<K, V>>,
+    /// A segment of `n` buckets holds `n` links, then `ceil(n / 32)` state
+    /// words ([`segment_layout`]).
+    segments: alloc::boxed::Box<[AtomicUsize]>,
+    _owns: core::marker::PhantomData<Link<Node<K, V>>>,
+}
+
+/// The layout of a segment of `n >= 1` buckets and the offset of its state
+/// words: `n` links, then the state words.
+fn segment_layout<K, V>(n: usize) -> Option<(Layout, usize)> {
+    let links = Layout::array::<Link<Node<K, V>>>(n).ok()?;
+    let states = Layout::array::<AtomicU64>(n.div_ceil(PER_WORD)).ok()?;
+    links.extend(states).ok()
+}
+
+/// The offset of the state words in a segment of `n` buckets, as
+/// [`segment_layout`] computes it (without its checks: `n` is the length of
+/// an allocated segment, so the layout exists).
+#[inline]
+fn states_offset<K, V>(n: usize) -> usize {
+    (n * core::mem::size_of::<Link<Node<K, V>>>())
+        .next_multiple_of(core::mem::align_of::<AtomicU64>())
 }
 
 impl<K, V> Directory<K, V> {
@@ -154,17 +190,18 @@ impl<K, V> Directory<K, V> {
         segments.try_reserve_exact(count).map_err(|_| AllocFailed)?;
         segments.resize_with(count, || AtomicUsize::new(0));
         let first = allocate::<K, V>(floor)?;
-        // SAFETY: just allocated with `floor >= 1` entries, not shared yet.
-        let zero = unsafe { &*first };
-        // Bucket 0's dummy (key 0) heads the list from the start.
-        zero.word.store(LINKED, Ordering::Relaxed);
         segments[0] = AtomicUsize::new(first as usize);
-        Ok(Self {
+        let dir = Self {
             size: AtomicUsize::new(floor),
             floor_shift,
             segments: segments.into_boxed_slice(),
             _owns: core::marker::PhantomData,
-        })
+        };
+        // Bucket 0's dummy (key 0) heads the list from the start.
+        // SAFETY: bucket 0 is in segment 0, allocated above.
+        let (_, state, shift) = unsafe { dir.bucket(0) };
+        state.fetch_or((CLAIMED | LINKED) << shift, Ordering::Relaxed);
+        Ok(dir)
     }
 
     /// The buckets in use now.
@@ -180,7 +217,7 @@ impl<K, V> Directory<K, V> {
         1 << self.floor_shift
     }
 
-    /// Entries in segment `j`.
+    /// Buckets in segment `j`.
     #[inline]
     fn segment_len(&self, j: usize) -> usize {
         if j == 0 {
@@ -190,14 +227,16 @@ impl<K, V> Directory<K, V> {
         }
     }
 
-    /// Bucket `b`'s dummy.
+    /// Bucket `b`'s segment, its length and `b`'s offset in it.
     ///
     /// # Safety
     ///
-    /// `b`'s segment is allocated: `b` is below a size this thread loaded
-    /// from `size` with Acquire, or below a bucket it already reached.
+    /// `b`'s segment is allocated and visible to this thread: `b` is below a
+    /// size this thread loaded from `size` with Acquire, or an ancestor of
+    /// such a bucket, or a bucket whose dummy word this thread loaded from
+    /// the list (its claimer linked it after acquiring a size above it).
     #[inline]
-    unsafe fn entry(&self, b: usize) -> &Dummy<K, V> {
+    unsafe fn locate(&self, b: usize) -> (*const u8, usize, usize) {
         let (j, offset) = if b < self.floor() {
             (0, b)
         } else {
@@ -205,12 +244,64 @@ impl<K, V> Directory<K, V> {
             ((top - self.floor_shift) as usize + 1, b - (1usize << top))
         };
         // ORDERING: Acquire pairs with the AcqRel CAS that published the
-        // segment, so its initialised (or zeroed) entries are visible.
-        let base = self.segments[j].load(Ordering::Acquire) as *const Dummy<K, V>;
+        // segment, so its initialised (or zeroed) buckets are visible.
+        let base = self.segments[j].load(Ordering::Acquire) as *const u8;
         debug_assert!(!base.is_null(), "bucket {b} of an unallocated segment");
-        // SAFETY: the caller's contract: the segment is allocated, with
-        // `segment_len(j) > offset` entries; segments live as long as `self`.
-        unsafe { &*base.add(offset) }
+        (base, self.segment_len(j), offset)
+    }
+
+    /// Bucket `b`'s dummy.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::locate`].
+    #[inline]
+    pub(crate) unsafe fn dummy(&self, b: usize) -> Dummy<'_, K, V> {
+        // SAFETY: the caller's contract.
+        unsafe { self.bucket(b) }.0
+    }
+
+    /// Bucket `b`'s dummy, its state word and the shift of its two bits in
+    /// that word.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::locate`].
+    #[inline]
+    unsafe fn bucket(&self, b: usize) -> (Dummy<'_, K, V>, &AtomicU64, u32) {
+        // SAFETY: the caller's contract.
+        let (base, n, offset) = unsafe { self.locate(b) };
+        // SAFETY: an allocated segment of `n > offset` buckets starts with
+        // `n` initialised links, and holds `ceil(n / 32)` initialised state
+        // words at `states_offset(n)`, aligned for them (`segment_layout`),
+        // of which `offset / 32` is one; segments live as long as `self`.
+        let (next, state) = unsafe {
+            (
+                &*(base as *const Link<Node<K, V>>).add(offset),
+                &*(base.add(states_offset::<K, V>(n)) as *const AtomicU64).add(offset / PER_WORD),
+            )
+        };
+        let dummy = Dummy {
+            dir: self,
+            bucket: b,
+            next,
+        };
+        (dummy, state, 2 * (offset % PER_WORD) as u32)
+    }
+
+    /// The dummy a list word tagged [`DUMMY`] names.
+    ///
+    /// # Safety
+    ///
+    /// `word` was loaded from a link of this directory's list (every such
+    /// word was written by `link`, after its claimer acquired a size above
+    /// the bucket, so the Acquire load that read the word, or the one it was
+    /// read behind, makes the segment visible).
+    #[inline]
+    pub(crate) unsafe fn named(&self, word: Shared<'_, Node<K, V>>) -> Dummy<'_, K, V> {
+        debug_assert!(word.tag() & DUMMY != 0);
+        // SAFETY: the caller's contract is `locate`'s third case.
+        unsafe { self.dummy(word.index()) }
     }
 
     /// Prefetches the dummy `ahead` places after the dummy of key `key` in
@@ -221,7 +312,7 @@ impl<K, V> Directory<K, V> {
     /// meets the dummies of a table in bit-reversed order, each in another
     /// part of the directory (another page, for a large table); fetching the
     /// next ones while this run is read overlaps those misses. Nothing is
-    /// read for the program: the entry's address is computed from the
+    /// read for the program: the link's address is computed from the
     /// segment table (one Acquire load of a published segment) and handed to
     /// the CPU as a hint. Skipped in the model builds (`sync::PREFETCH`).
     ///
@@ -245,12 +336,13 @@ impl<K, V> Directory<K, V> {
         // SAFETY: `b < size`, a size the caller loaded with Acquire, so its
         // segment is allocated (segments are published before the size CAS
         // that covers them, and never freed while the map lives).
-        let dummy = unsafe { self.entry(b) };
+        let dummy = unsafe { self.dummy(b) };
         match node {
-            None => sync::prefetch(dummy),
+            None => sync::prefetch(dummy.next),
             Some(guard) => {
-                let first = dummy.next.peek(guard);
-                if !first.is_null() {
+                let (first, tag) = dummy.next.peek(guard);
+                // A dummy word holds an index, no address to fetch.
+                if !first.is_null() && tag & DUMMY == 0 {
                     sync::prefetch(first);
                 }
             }
@@ -268,9 +360,9 @@ impl<K, V> Directory<K, V> {
 
     /// Bucket 0's dummy, the head of the list.
     #[inline]
-    pub(crate) fn first(&self) -> &Dummy<K, V> {
+    pub(crate) fn first(&self) -> Dummy<'_, K, V> {
         // SAFETY: segment 0 is allocated when the directory is built.
-        unsafe { self.entry(0) }
+        unsafe { self.dummy(0) }
     }
 
     /// Where a reader of a key of hash `hash` starts: the dummy of its
@@ -285,30 +377,32 @@ impl<K, V> Directory<K, V> {
     /// claimed or linked *before* the writer links its node. So no node of
     /// the key was linked before this load read `r` untouched (a node whose
     /// link happens before the load would have its claim of `r` happen
-    /// before it too, and coherence forbids reading the older 0). This
+    /// before it too, and coherence forbids reading the older state). This
     /// spares the lookup of an absent key in a sparsely used table the walk
     /// from a distant ancestor.
     #[inline]
-    pub(crate) fn reader_start(&self, hash: u64) -> Option<&Link<Node<K, V>>> {
+    pub(crate) fn reader_start(&self, hash: u64) -> Option<Dummy<'_, K, V>> {
         // ORDERING: Acquire pairs with the CAS that raised the size, which
         // follows the publication of every segment below it.
         let size = self.size.load(Ordering::Acquire);
         let mut b = (hash as usize) & (size - 1);
         loop {
-            // SAFETY: `b < size`, loaded above with Acquire.
-            let dummy = unsafe { self.entry(b) };
             if b == 0 {
-                return Some(&dummy.next);
+                return Some(self.first());
             }
-            // ORDERING: Acquire pairs with the Release store of `LINKED`, so
-            // the link that joined the dummy to the list is visible.
-            let word = dummy.word.load(Ordering::Acquire);
-            if word & LINKED != 0 {
-                return Some(&dummy.next);
+            // SAFETY: `b < size`, loaded above with Acquire (or an ancestor).
+            let (dummy, state, shift) = unsafe { self.bucket(b) };
+            // ORDERING: Acquire pairs with the Release `fetch_or` of
+            // `LINKED`, so the link that joined the dummy to the list is
+            // visible (the claims and links of the word's other buckets are
+            // RMWs: they continue that release sequence).
+            let bits = (state.load(Ordering::Acquire) >> shift) & STATE;
+            if bits & LINKED != 0 {
+                return Some(dummy);
             }
             // LINEARIZATION(get): an absent key's, when this load finds the
             // floor bucket of the key untouched (see above).
-            if word == 0 && b < self.floor() {
+            if bits == 0 && b < self.floor() {
                 return None;
             }
             b = parent(b);
@@ -316,46 +410,42 @@ impl<K, V> Directory<K, V> {
     }
 
     /// Where a writer of a key of hash `hash` starts: as `reader_start`,
-    /// but an untouched entry on the way is claimed and linked first.
-    pub(crate) fn writer_start<'g>(&'g self, hash: u64, guard: &'g Guard) -> &'g Link<Node<K, V>>
+    /// but an untouched bucket on the way is claimed and linked first.
+    pub(crate) fn writer_start<'g>(&'g self, hash: u64, guard: &'g Guard) -> Dummy<'g, K, V>
     where
         K: 'static,
         V: 'static,
     {
         // ORDERING: Acquire, as in `reader_start`.
         let size = self.size.load(Ordering::Acquire);
-        &self.prepare((hash as usize) & (size - 1), guard).next
+        self.prepare((hash as usize) & (size - 1), guard)
     }
 
     /// Bucket `b`'s dummy if it is linked (linking it first if this thread
     /// claims it now), else the nearest ancestor's that is.
-    fn prepare<'g>(&'g self, b: usize, guard: &'g Guard) -> &'g Dummy<K, V>
+    fn prepare<'g>(&'g self, b: usize, guard: &'g Guard) -> Dummy<'g, K, V>
     where
         K: 'static,
         V: 'static,
     {
-        // SAFETY: `b` is below the size the caller loaded, or an ancestor.
-        let dummy = unsafe { self.entry(b) };
         if b == 0 {
-            return dummy;
+            return self.first();
         }
+        // SAFETY: `b` is below the size the caller loaded, or an ancestor.
+        let (dummy, state, shift) = unsafe { self.bucket(b) };
         // ORDERING: Acquire, as in `reader_start`.
-        let word = dummy.word.load(Ordering::Acquire);
-        if word & LINKED != 0 {
+        let bits = (state.load(Ordering::Acquire) >> shift) & STATE;
+        if bits & LINKED != 0 {
             return dummy;
         }
-        let key = dummy_key(b);
-        // ORDERING: Relaxed: the claim publishes nothing (the key it writes
-        // travels with the later linking CAS); it only makes this thread the
-        // one linker.
-        if word == 0
-            && dummy
-                .word
-                .compare_exchange(0, key | CLAIMED, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+        // ORDERING: Relaxed: the claim publishes nothing; it only makes this
+        // thread the one linker (of RMWs on one word, exactly one reads the
+        // bucket's `CLAIMED` bit clear).
+        if bits == 0
+            && (state.fetch_or(CLAIMED << shift, Ordering::Relaxed) >> shift) & CLAIMED == 0
         {
             let parent = self.prepare(parent(b), guard);
-            link(dummy, key, &parent.next, guard);
+            link(dummy, (state, shift), parent, guard);
             return dummy;
         }
         // Claimed by another thread and not linked yet: the parent serves.
@@ -371,13 +461,13 @@ impl<K, V> Directory<K, V> {
             return false;
         };
         let j = (size.trailing_zeros() - self.floor_shift) as usize + 1;
-        // ORDERING: Acquire, as in `entry`.
+        // ORDERING: Acquire, as in `locate`.
         if self.segments[j].load(Ordering::Acquire) == 0 {
             let Ok(segment) = allocate::<K, V>(self.segment_len(j)) else {
                 return false;
             };
-            // ORDERING: AcqRel. Release publishes the segment's entries to
-            // the Acquire loads in `entry`; Acquire (also on failure) pairs
+            // ORDERING: AcqRel. Release publishes the segment's buckets to
+            // the Acquire loads in `locate`; Acquire (also on failure) pairs
             // with the CAS of the thread that won, whose segment the size
             // CAS below then releases again.
             if self.segments[j]
@@ -385,7 +475,7 @@ impl<K, V> Directory<K, V> {
                 .is_err()
             {
                 // SAFETY: ours, never published.
-                unsafe { free(segment, self.segment_len(j)) };
+                unsafe { free::<K, V>(segment, self.segment_len(j)) };
             }
         }
         // ORDERING: AcqRel. Release: a thread that acquires the new size
@@ -409,88 +499,119 @@ impl<K, V> Directory<K, V> {
             .is_ok()
     }
 
-    /// With exclusive access: bucket dummies met by the caller's walk of the
-    /// list are put back to untouched, bucket 0's to an empty list.
-    pub(crate) fn reset(&self, dummy: &Dummy<K, V>) {
-        dummy.reset();
+    /// With exclusive access: a bucket dummy met by the caller's walk of
+    /// the list is put back to untouched (its link emptied, its bits clear).
+    pub(crate) fn reset(&self, dummy: Dummy<'_, K, V>) {
+        debug_assert!(dummy.bucket > 0);
+        dummy.next.store_private(Shared::null());
+        // SAFETY: the dummy was reached through the list.
+        let (_, state, shift) = unsafe { self.bucket(dummy.bucket) };
+        // ORDERING: Relaxed: exclusive access (`&mut` of the map).
+        state.fetch_and(!(STATE << shift), Ordering::Relaxed);
     }
 
     /// With exclusive access: the list head emptied (bucket 0 stays linked).
     pub(crate) fn clear_head(&self) {
-        let first = self.first();
-        first.next.store_private(Shared::null());
+        self.first().next.store_private(Shared::null());
     }
 }
 
-/// Links the claimed dummy `dummy` (of split-order key `key`) into the list
-/// after the last node of smaller key, searching from `start` (a linked
-/// ancestor's `next`), then marks it linked.
+/// Links the claimed dummy `dummy` into the list after the last node of
+/// smaller key, searching from `start` (a linked ancestor), then marks it
+/// linked in its state word.
 fn link<K: 'static, V: 'static>(
-    dummy: &Dummy<K, V>,
-    key: u64,
-    start: &Link<Node<K, V>>,
+    dummy: Dummy<'_, K, V>,
+    (state, shift): (&AtomicU64, u32),
+    start: Dummy<'_, K, V>,
     guard: &Guard,
 ) {
-    let word =
-        Shared::from_owned(dummy as *const Dummy<K, V> as *mut Node<K, V>, guard).with_tag(DUMMY);
+    let word = dummy.word(guard);
     loop {
-        let (pred, succ) = list::position(start, key, guard);
+        let (pred, succ) = list::position(start, dummy.key(), guard);
         // The dummy is private until the CAS below: nothing reads its link.
         dummy.next.store_private(succ);
-        // ORDERING: AcqRel. Release publishes the dummy's `next` and its
-        // claimed key to readers that acquire `pred`; Acquire pairs with the
-        // CAS that last wrote `pred`.
+        // ORDERING: AcqRel. Release publishes the dummy's `next` to readers
+        // that acquire `pred`; Acquire pairs with the CAS that last wrote
+        // `pred`.
         if pred.cas(succ, word, Ordering::AcqRel, Ordering::Relaxed, guard) {
             // ORDERING: Release pairs with the Acquire loads of the state in
             // `reader_start` and `prepare`: a thread that sees `LINKED` sees
-            // the dummy in the list.
-            dummy.word.store(key | LINKED, Ordering::Release);
+            // the dummy in the list. An RMW, as the word is shared.
+            state.fetch_or(LINKED << shift, Ordering::Release);
             return;
         }
         sync::hint();
     }
 }
 
-/// `n` untouched entries.
-fn allocate<K, V>(n: usize) -> Result<*mut Dummy<K, V>, AllocFailed> {
+/// A segment of `n` untouched buckets (null links, zero state words).
+fn allocate<K, V>(n: usize) -> Result<*mut u8, AllocFailed> {
+    let (layout, states) = segment_layout::<K, V>(n).ok_or(AllocFailed)?;
+    debug_assert_eq!(states, states_offset::<K, V>(n));
     if reclaim::ZEROED_LINK_IS_NULL && sync::ZEROED_ATOMIC_IS_ZERO {
-        let layout = core::alloc::Layout::array::<Dummy<K, V>>(n).map_err(|_| AllocFailed)?;
-        // SAFETY: `n >= 1` and an entry is 16 bytes, so the layout is not
-        // zero-sized. All-zero bytes are a valid untouched entry here: a null
-        // link (`ZEROED_LINK_IS_NULL`) and a zero atomic (`ZEROED_ATOMIC_IS_ZERO`).
-        let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) } as *mut Dummy<K, V>;
+        // SAFETY: `n >= 1`, so the layout is not zero-sized. All-zero bytes
+        // are a null link (`ZEROED_LINK_IS_NULL`) and a zero atomic
+        // (`ZEROED_ATOMIC_IS_ZERO`): untouched buckets.
+        let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) };
         if ptr.is_null() {
             Err(AllocFailed)
         } else {
             Ok(ptr)
         }
     } else {
-        let mut entries: Vec<Dummy<K, V>> = Vec::new();
-        entries.try_reserve_exact(n).map_err(|_| AllocFailed)?;
-        entries.resize_with(n, Dummy::new);
-        Ok(Box::into_raw(entries.into_boxed_slice()) as *mut Dummy<K, V>)
+        // SAFETY: as above, not zero-sized.
+        let ptr = unsafe { alloc::alloc::alloc(layout) };
+        if ptr.is_null() {
+            return Err(AllocFailed);
+        }
+        let links = ptr as *mut Link<Node<K, V>>;
+        for i in 0..n {
+            // SAFETY: `i < n`: inside the links of the fresh allocation.
+            unsafe { links.add(i).write(Link::null()) };
+        }
+        // SAFETY: the state words start at `states`, inside the allocation
+        // and aligned for them (`segment_layout`).
+        let words = unsafe { ptr.add(states) } as *mut AtomicU64;
+        for i in 0..n.div_ceil(PER_WORD) {
+            // SAFETY: `i` is below the number of state words of the layout.
+            unsafe { words.add(i).write(AtomicU64::new(0)) };
+        }
+        Ok(ptr)
     }
 }
 
-/// Frees a segment of `n` entries.
+/// Frees a segment of `n` buckets.
 ///
 /// # Safety
 ///
 /// `ptr` came from `allocate(n)` and no thread can reach it any more.
-unsafe fn free<K, V>(ptr: *mut Dummy<K, V>, n: usize) {
-    // SAFETY: both ways of `allocate` give memory of the global allocator
-    // with the layout of `[Dummy; n]`, holding `n` initialised entries.
-    drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(ptr, n)) });
+unsafe fn free<K, V>(ptr: *mut u8, n: usize) {
+    let Some((layout, states)) = segment_layout::<K, V>(n) else {
+        unreachable!("an allocated segment has a layout");
+    };
+    let links = ptr as *mut Link<Node<K, V>>;
+    // SAFETY: `allocate(n)` initialised `n` links and the state words (zero
+    // bytes are valid values of both where it did not write them), and
+    // nothing else reaches them: each is dropped once, then the memory is
+    // given back with its layout.
+    unsafe {
+        core::ptr::drop_in_place(core::ptr::slice_from_raw_parts_mut(links, n));
+        core::ptr::drop_in_place(core::ptr::slice_from_raw_parts_mut(
+            ptr.add(states) as *mut AtomicU64,
+            n.div_ceil(PER_WORD),
+        ));
+        alloc::alloc::dealloc(ptr, layout);
+    }
 }
 
 impl<K, V> Drop for Directory<K, V> {
     fn drop(&mut self) {
         for j in 0..self.segments.len() {
-            let ptr = self.segments[j].load(Ordering::Relaxed) as *mut Dummy<K, V>;
+            let ptr = self.segments[j].load(Ordering::Relaxed) as *mut u8;
             if !ptr.is_null() {
                 // SAFETY: `&mut self`: the map is gone; the segment was
-                // allocated with `segment_len(j)` entries.
-                unsafe { free(ptr, self.segment_len(j)) };
+                // allocated with `segment_len(j)` buckets.
+                unsafe { free::<K, V>(ptr, self.segment_len(j)) };
             }
         }
     }

@@ -63,7 +63,7 @@ pub struct Iter<'a, K: 'static, V: 'static, S> {
     ahead: Option<&'a Directory<K, V>>,
     /// The dummy the next run starts from; `None` once the list's end was
     /// read.
-    at: Option<&'a Dummy<K, V>>,
+    at: Option<Dummy<'a, K, V>>,
     /// The entries of the last run read, in reverse list order.
     batch: Vec<(K, V)>,
 }
@@ -176,13 +176,13 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
 /// the first dummy met after about [`BATCH`] entries and dummies; answers
 /// that dummy, or `None` at the list's end. A pass that must restart
 /// forgets what it put into `out` and reads the batch again from `at`.
-pub(super) fn read_batch<'g, K, V, T>(
+pub(super) fn read_batch<'d: 'g, 'g, K, V, T>(
     ahead: Option<&'g Directory<K, V>>,
-    at: &'g Dummy<K, V>,
+    at: Dummy<'d, K, V>,
     guard: &'g reclaim::Guard,
     out: &mut Vec<T>,
     extract: impl Fn(&'g super::list::Node<K, V>) -> T,
-) -> Option<*const Dummy<K, V>> {
+) -> Option<Dummy<'d, K, V>> {
     let batch = RefCell::new(core::mem::take(out));
     let crossed = core::cell::Cell::new(0usize);
     // The dummies this batch will meet, fetched ahead (a hint only: see
@@ -197,7 +197,7 @@ pub(super) fn read_batch<'g, K, V, T>(
         }
     }
     let next = list::walk(
-        &at.next,
+        at,
         guard,
         |item| match item {
             Item::Dummy(dummy) => {
@@ -208,7 +208,7 @@ pub(super) fn read_batch<'g, K, V, T>(
                 }
                 crossed.set(crossed.get() + 1);
                 if crossed.get() + batch.borrow().len() >= BATCH {
-                    ControlFlow::Break(dummy as *const Dummy<K, V>)
+                    ControlFlow::Break(dummy.bucket())
                 } else {
                     ControlFlow::Continue(())
                 }
@@ -226,7 +226,9 @@ pub(super) fn read_batch<'g, K, V, T>(
         },
     );
     *out = batch.into_inner();
-    next
+    // SAFETY: the bucket was named by a dummy word of the list, and
+    // dummies live in the directory, borrowed for `'d`.
+    next.map(|b| unsafe { at.dir.dummy(b) })
 }
 
 impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {
@@ -242,9 +244,7 @@ impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {
             let next = read_batch(self.ahead, at, &guard, &mut self.batch, |node| {
                 (node.key().clone(), node.value().clone())
             });
-            // SAFETY: dummies live in the directory until the map, which
-            // this iterator borrows for `'a`, is dropped.
-            self.at = next.map(|dummy| unsafe { &*dummy });
+            self.at = next;
             self.batch.reverse();
         }
     }

@@ -46,7 +46,7 @@
 //!
 //! [`sync::UnsafeCell`]: crate::sync::UnsafeCell
 
-use super::directory::{Dummy, DUMMY};
+use super::directory::{Directory, Dummy, DUMMY};
 use crate::payload::{Carrier, Payload};
 use crate::reclaim::{self, Guard, Header, Link, Shared};
 use crate::sync::{self, Ordering};
@@ -76,23 +76,28 @@ pub(crate) fn target<K, V>(word: Shared<'_, Node<K, V>>) -> Shared<'_, Node<K, V
 /// What a list word (dead tags removed, not null) points at.
 pub(crate) enum Item<'g, K, V> {
     /// A bucket's dummy in the directory.
-    Dummy(&'g Dummy<K, V>),
+    Dummy(Dummy<'g, K, V>),
     /// A node.
     Node(&'g Node<K, V>),
 }
 
-/// Resolves a non-null list word loaded under `guard`.
+/// Resolves a non-null word loaded under `guard` from a link of `dir`'s
+/// list.
 ///
 /// # Safety
 ///
 /// A node word must satisfy `Shared::deref`'s contract (reachable when
-/// loaded). A dummy word needs nothing: dummies live as long as the map.
+/// loaded). A dummy word needs only to come from `dir`'s list: dummies live
+/// as long as the map ([`Directory::named`]).
 #[inline]
-pub(crate) unsafe fn item<'g, K, V>(word: Shared<'g, Node<K, V>>) -> Item<'g, K, V> {
+pub(crate) unsafe fn item<'g, K, V>(
+    word: Shared<'g, Node<K, V>>,
+    dir: &'g Directory<K, V>,
+) -> Item<'g, K, V> {
     if word.tag() & DUMMY != 0 {
-        // SAFETY: a `DUMMY` word points into a directory segment, which is
-        // freed only when the map is dropped (`&mut` access).
-        Item::Dummy(unsafe { &*(word.ptr() as *const Dummy<K, V>) })
+        // SAFETY: a `DUMMY` word of `dir`'s list names a bucket of an
+        // allocated segment, freed only when the map is dropped.
+        Item::Dummy(unsafe { dir.named(word) })
     } else {
         // SAFETY: the caller's contract.
         Item::Node(unsafe { word.deref() })
@@ -175,7 +180,7 @@ pub(crate) enum Search<'g, K, V> {
 /// restarting from `start` when an unlink fails. Lock-free: a pass restarts
 /// only because another thread changed the list.
 pub(crate) fn search<'g, K, V>(
-    start: &'g Link<Node<K, V>>,
+    start: Dummy<'g, K, V>,
     so: u64,
     is_key: impl Fn(&Node<K, V>) -> bool,
     guard: &'g Guard,
@@ -185,12 +190,12 @@ where
     V: 'static,
 {
     'pass: loop {
-        // ORDERING: Acquire pairs with the AcqRel CAS that wrote `start`
+        // ORDERING: Acquire pairs with the AcqRel CAS that wrote `start.next`
         // (a link, or an unlink), so what it points at is visible.
-        let mut curr = start.load(Ordering::Acquire, guard);
-        let mut pred = start;
+        let mut curr = start.next.load(Ordering::Acquire, guard);
+        let mut pred = start.next;
         // The insertion point: the last live element of smaller key.
-        let (mut ipred, mut isucc) = (start, curr);
+        let (mut ipred, mut isucc) = (start.next, curr);
         loop {
             if curr.is_null() {
                 return Search::Absent {
@@ -201,7 +206,7 @@ where
             // SAFETY: `curr` was read from `pred` while `pred`'s holder was
             // live (a word without dead tags, or an unlink CAS that just
             // succeeded), so it was reachable at that load.
-            let node = match unsafe { item(curr) } {
+            let node = match unsafe { item(curr, start.dir) } {
                 Item::Dummy(dummy) => {
                     if dummy.key() > so {
                         return Search::Absent {
@@ -210,7 +215,7 @@ where
                         };
                     }
                     // A dummy of smaller key (an ancestor started us early).
-                    pred = &dummy.next;
+                    pred = dummy.next;
                     // ORDERING: Acquire, as above.
                     curr = dummy.next.load(Ordering::Acquire, guard);
                     (ipred, isucc) = (pred, curr);
@@ -266,7 +271,7 @@ pub(crate) type Position<'g, K, V> = (&'g Link<Node<K, V>>, Shared<'g, Node<K, V
 /// Where an element of split-order key `so` that no node has (a dummy's)
 /// goes: `(pred, succ)` as in [`Search::Absent`].
 pub(crate) fn position<'g, K: 'static, V: 'static>(
-    start: &'g Link<Node<K, V>>,
+    start: Dummy<'g, K, V>,
     so: u64,
     guard: &'g Guard,
 ) -> Position<'g, K, V> {
@@ -305,7 +310,7 @@ pub(crate) fn help_unlink<'g, K: 'static, V: 'static>(
 /// linearization point, in [`walk`]), or `None` when the key was absent at
 /// some moment of the search.
 pub(crate) fn lookup<'g, K, V, Q>(
-    start: &'g Link<Node<K, V>>,
+    start: Dummy<'g, K, V>,
     so: u64,
     key: &Q,
     guard: &'g Guard,
@@ -341,19 +346,19 @@ where
 /// dummy (`None` at the list's end). Nodes linked after the pass began may
 /// survive it; every node live for the whole pass is removed.
 pub(crate) fn clear<'g, K: 'static, V: 'static>(
-    start: &'g Link<Node<K, V>>,
+    start: Dummy<'g, K, V>,
     guard: &'g Guard,
     mut on_delete: impl FnMut(u64),
-) -> Option<&'g Dummy<K, V>> {
+) -> Option<Dummy<'g, K, V>> {
     'pass: loop {
-        // ORDERING: Acquire pairs with the AcqRel CAS that wrote `start`.
-        let mut curr = start.load(Ordering::Acquire, guard);
+        // ORDERING: Acquire pairs with the AcqRel CAS that wrote `start.next`.
+        let mut curr = start.next.load(Ordering::Acquire, guard);
         loop {
             if curr.is_null() {
                 return None;
             }
             // SAFETY: as in `search`: `curr` was reachable when loaded.
-            let node = match unsafe { item(curr) } {
+            let node = match unsafe { item(curr, start.dir) } {
                 Item::Dummy(dummy) => return Some(dummy),
                 Item::Node(node) => node,
             };
@@ -376,7 +381,7 @@ pub(crate) fn clear<'g, K: 'static, V: 'static>(
                 on_delete(node.hash());
             }
             let target = target(next);
-            if help_unlink(start, curr, target, guard) {
+            if help_unlink(start.next, curr, target, guard) {
                 // As in `search`: the CAS proves `target` was reachable.
                 curr = target;
                 continue;
@@ -404,15 +409,15 @@ pub(crate) fn clear<'g, K: 'static, V: 'static>(
 /// the successor read with it, so its later replacement is not met; a node
 /// found dead is followed to its frozen target (its replacement, if any).
 pub(crate) fn walk<'g, K, V, R>(
-    start: &'g Link<Node<K, V>>,
+    start: Dummy<'g, K, V>,
     guard: &'g Guard,
     mut visit: impl FnMut(Item<'g, K, V>) -> ControlFlow<R>,
     mut restart: impl FnMut(),
 ) -> Option<R> {
     'pass: loop {
-        // ORDERING: Acquire pairs with the AcqRel CAS that wrote `start`.
-        let mut curr = start.load(Ordering::Acquire, guard);
-        let mut pred = start;
+        // ORDERING: Acquire pairs with the AcqRel CAS that wrote `start.next`.
+        let mut curr = start.next.load(Ordering::Acquire, guard);
+        let mut pred = start.next;
         // The first node of the dead run `curr` belongs to, if any.
         let mut run_start: Option<Shared<'g, Node<K, V>>> = None;
         loop {
@@ -421,13 +426,13 @@ pub(crate) fn walk<'g, K, V, R>(
             }
             // SAFETY: `curr` came from a live holder's `next` (reachable at
             // the load) or from a dead run validated below.
-            let node = match unsafe { item(curr) } {
+            let node = match unsafe { item(curr, start.dir) } {
                 Item::Dummy(dummy) => {
                     if let ControlFlow::Break(found) = visit(Item::Dummy(dummy)) {
                         return Some(found);
                     }
                     // Dummies never die: their `next` is a live link.
-                    pred = &dummy.next;
+                    pred = dummy.next;
                     // ORDERING: Acquire, as above.
                     curr = dummy.next.load(Ordering::Acquire, guard);
                     run_start = None;

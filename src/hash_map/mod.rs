@@ -38,8 +38,8 @@ use core::hash::{BuildHasher, Hash};
 use directory::{node_key, Directory};
 use list::{Item, Node, Search, DELETED, REPLACED};
 
-/// Buckets of a map made by [`HashMap::new`]: 2^19, 8 MiB of 16-byte
-/// bucket entries, allocated zeroed (pages cost resident memory only once a
+/// Buckets of a map made by [`HashMap::new`]: 2^19, 4.1 MiB of directory
+/// (an 8-byte link and 2 state bits a bucket), allocated zeroed (pages cost resident memory only once a
 /// bucket in them is used). The table grows from there and never shrinks
 /// below it.
 pub const DEFAULT_BUCKETS: usize = 1 << 19;
@@ -253,7 +253,7 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     ///
     /// It doubles when an insert takes the map past 3/4 entries per bucket
     /// and halves when a removal takes it below 1/4, never below the number
-    /// the map was built with. Each bucket costs 16 bytes of directory;
+    /// the map was built with. Each bucket costs 8.25 bytes of directory;
     /// buckets added by growth stay allocated until the map is dropped.
     ///
     /// # Linearizability
@@ -444,10 +444,10 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
             let guard = reclaim::pin();
             let run = core::cell::Cell::new(0);
             let next = list::walk(
-                &at.next,
+                at,
                 &guard,
                 |item| match item {
-                    Item::Dummy(dummy) => core::ops::ControlFlow::Break(dummy as *const _),
+                    Item::Dummy(dummy) => core::ops::ControlFlow::Break(dummy.bucket()),
                     Item::Node(_) => {
                         run.set(run.get() + 1);
                         core::ops::ControlFlow::Continue(())
@@ -458,9 +458,10 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
             stats.entries += run.get();
             stats.longest_chain = stats.longest_chain.max(run.get());
             match next {
-                Some(dummy) => {
-                    // SAFETY: dummies live as long as the map.
-                    at = unsafe { &*dummy };
+                Some(b) => {
+                    // SAFETY: the bucket was named by a dummy word of the
+                    // list; dummies live as long as the map.
+                    at = unsafe { self.dir.dummy(b) };
                     stats.linked_buckets += 1;
                 }
                 None => return stats,
@@ -1043,11 +1044,12 @@ where
         let mut at = self.dir.first();
         loop {
             let guard = reclaim::pin();
-            match list::clear(&at.next, &guard, |so| {
+            match list::clear(at, &guard, |so| {
                 self.count(so, -1);
             }) {
-                // SAFETY: dummies live as long as the map, past the guard.
-                Some(dummy) => at = unsafe { &*(dummy as *const directory::Dummy<K, V>) },
+                // SAFETY: the bucket was named by a dummy word of the list;
+                // dummies live as long as the map, past the guard.
+                Some(dummy) => at = unsafe { self.dir.dummy(dummy.bucket()) },
                 None => break,
             }
         }
@@ -1144,7 +1146,7 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     fn walk_exclusive(
         &mut self,
         guard: &Guard,
-        mut dummy: impl FnMut(&Directory<K, V>, &directory::Dummy<K, V>),
+        mut dummy: impl FnMut(&Directory<K, V>, directory::Dummy<'_, K, V>),
         mut node: impl FnMut(Shared<'_, Node<K, V>>, &Node<K, V>, bool),
     ) {
         let ahead = iter::prefetch_from(self);
@@ -1154,7 +1156,7 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
             // SAFETY: `&mut self`: every element still linked is allocated
             // (retired nodes are unlinked) and visited once; a node word is
             // a node.
-            match unsafe { list::item(curr) } {
+            match unsafe { list::item(curr, &self.dir) } {
                 Item::Dummy(d) => {
                     if let Some(dir) = ahead {
                         let key = d.key();

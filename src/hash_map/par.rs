@@ -55,7 +55,7 @@ use super::directory::Dummy;
 use super::list::{self, Item, Node};
 use super::HashMap;
 use crate::features::par::{ParSplit, Stretch};
-use crate::reclaim::{Guard, Link};
+use crate::reclaim::Guard;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::ops::ControlFlow;
@@ -84,7 +84,7 @@ impl Stretch {
 fn start<K: 'static, V: 'static, S>(
     map: &HashMap<K, V, S>,
     stretch: Stretch,
-) -> Option<&Link<Node<K, V>>> {
+) -> Option<Dummy<'_, K, V>> {
     debug_assert!(stretch.is_aligned());
     // `reader_start` takes a hash, and only its bucket bits count: `x` is
     // its own bucket under any size of at least `2^bits`, and an ancestor
@@ -98,13 +98,13 @@ fn start<K: 'static, V: 'static, S>(
 /// [`BATCH`] elements; answers that dummy, or `None` at the stretch's or
 /// the list's end. A pass that must restart forgets what it put into
 /// `out` and reads the batch again from `from`.
-fn read_batch<'g, K, V, T>(
-    from: &'g Link<Node<K, V>>,
+fn read_batch<'d: 'g, 'g, K, V, T>(
+    from: Dummy<'d, K, V>,
     (lo, hi): (u128, u128),
     guard: &'g Guard,
     out: &mut Vec<T>,
     extract: impl Fn(&'g Node<K, V>) -> T,
-) -> Option<*const Dummy<K, V>> {
+) -> Option<Dummy<'d, K, V>> {
     let batch = RefCell::new(core::mem::take(out));
     let read = Cell::new(0usize);
     let next = list::walk(
@@ -115,7 +115,7 @@ fn read_batch<'g, K, V, T>(
             match item {
                 Item::Dummy(dummy) if u128::from(dummy.key()) >= hi => ControlFlow::Break(None),
                 Item::Dummy(dummy) if read.get() >= BATCH => {
-                    ControlFlow::Break(Some(dummy as *const Dummy<K, V>))
+                    ControlFlow::Break(Some(dummy.bucket()))
                 }
                 Item::Dummy(_) => ControlFlow::Continue(()),
                 Item::Node(node) => {
@@ -140,7 +140,9 @@ fn read_batch<'g, K, V, T>(
         },
     );
     *out = batch.into_inner();
-    next.flatten()
+    // SAFETY: the bucket was named by a dummy word of the list, and
+    // dummies live in the directory, borrowed for `'d`.
+    next.flatten().map(|b| unsafe { from.dir.dummy(b) })
 }
 
 /// The split-order bounds of `stretch`.
@@ -153,7 +155,7 @@ pub(crate) struct ListCursor<'m, K, V> {
     /// The stretch's split-order bounds.
     bounds: (u128, u128),
     /// Where the next batch starts; `None` once the stretch was read.
-    at: Option<&'m Link<Node<K, V>>>,
+    at: Option<Dummy<'m, K, V>>,
 }
 
 impl<K, V, S> ParSplit for HashMap<K, V, S>
@@ -197,9 +199,7 @@ where
         let next = read_batch(from, cursor.bounds, guard, out, |node| {
             extract(node.key(), node.value())
         });
-        // SAFETY: dummies live in the directory until the map, which this
-        // call borrows for `'m`, is dropped.
-        cursor.at = next.map(|dummy| unsafe { &(*dummy).next });
+        cursor.at = next;
     }
 }
 

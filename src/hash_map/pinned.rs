@@ -80,7 +80,7 @@ where
 pub struct PinnedIter<'p, K: 'static, V: 'static> {
     /// Where to prefetch from (see `iter::prefetch_from`), decided once.
     ahead: Option<&'p super::directory::Directory<K, V>>,
-    at: Option<&'p super::directory::Dummy<K, V>>,
+    at: Option<super::directory::Dummy<'p, K, V>>,
     guard: &'p Guard,
     /// The entries of the last batch read, in reverse list order.
     batch: Vec<(&'p K, &'p V)>,
@@ -114,9 +114,7 @@ impl<'p, K: 'static, V: 'static> Iterator for PinnedIter<'p, K, V> {
                 &mut self.batch,
                 |node: &'p Node<K, V>| (node.key(), node.value()),
             );
-            // SAFETY: dummies live in the directory until the map, which the
-            // handle borrows for longer than `'p`, is dropped.
-            self.at = next.map(|dummy| unsafe { &*dummy });
+            self.at = next;
             self.batch.reverse();
         }
     }

@@ -281,7 +281,7 @@ impl<K, V> Table<K, V> {
     #[inline]
     pub(crate) fn prefetch_entry(&self, h: usize, guard: &Guard) {
         if sync::PREFETCH {
-            let entry = self.slot(h).peek(guard);
+            let (entry, _) = self.slot(h).peek(guard);
             if !entry.is_null() {
                 sync::prefetch(entry);
             }

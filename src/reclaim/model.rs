@@ -757,8 +757,8 @@ impl<T> Link<T> {
     /// The production build's prefetch hint: no address in the model, which
     /// never prefetches (`sync::PREFETCH` is false in the model builds), and
     /// so loads nothing here that the model checkers would explore.
-    pub(crate) fn peek(&self, _guard: &Guard) -> *const T {
-        core::ptr::null()
+    pub(crate) fn peek(&self, _guard: &Guard) -> (*const T, usize) {
+        (core::ptr::null(), 0)
     }
 
     /// kovan's protected load (`protect_load`): load the word, then the
@@ -904,6 +904,21 @@ impl<'g, T> Shared<'g, T> {
             loaded_at: 0,
             _guard: PhantomData,
         }
+    }
+
+    /// As in production: a word holding `index` above the tag bits, never
+    /// dereferenced (the model's `deref` would reject it: no node has that
+    /// address).
+    pub(crate) fn from_index(index: usize, _guard: &'g Guard) -> Self {
+        Self {
+            word: index << TAG_BITS.count_ones(),
+            loaded_at: 0,
+            _guard: PhantomData,
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self.word >> TAG_BITS.count_ones()
     }
 
     pub(crate) fn ptr(self) -> *mut T {
