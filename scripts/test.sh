@@ -31,7 +31,7 @@ step "no_std + alloc build"
 cargo build --locked --no-default-features
 
 step "optional features: serde and rayon (off by default)"
-cargo test --locked --features serde,rayon --test features --test session_review_par
+cargo test --locked --features serde,rayon --test features --test session_review_par --test directory_review
 cargo test --locked --features serde,rayon --lib par::
 
 step "loom: exhaustive interleavings (bounded) of the production code"
