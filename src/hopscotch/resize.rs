@@ -187,7 +187,13 @@ fn finish<'g, K: 'static, V: 'static>(
     if !root.cas(table, next, Ordering::AcqRel, Ordering::Relaxed, guard) {
         return;
     }
-    for h in 0..old.size() {
+    // No overflow heads: no home of the table was ever in overflow mode
+    // (this thread acquired every chunk's done flag, each released after the
+    // freeze of its homes, which read any OVERFLOW bit; so every OVERFLOW CAS,
+    // and the publication before it, happens before this load: O1 in
+    // table.rs). Then no home word needs reading.
+    let lists = !old.overflow_heads().is_null();
+    for h in 0..if lists { old.size() } else { 0 } {
         if load_word(&old.home(h).word) & OVERFLOW != 0 {
             // SAFETY: the table is unreachable now (this CAS unlinked it; a
             // table is never linked again), its lists are sealed (every chunk
@@ -195,6 +201,10 @@ fn finish<'g, K: 'static, V: 'static>(
             unsafe { overflow::retire_sealed(old.overflow(h), guard) };
         }
     }
+    debug_assert!(
+        lists || (0..old.size()).all(|h| load_word(&old.home(h).word) & OVERFLOW == 0),
+        "a home in overflow mode, in a table without overflow heads"
+    );
     // SAFETY: unlinked by the CAS above, so unreachable; retired once, by the
     // CAS's thread; allocated by `reclaim::alloc`, header first. Its slots
     // own no entries any more: every one was copied, released or retired.

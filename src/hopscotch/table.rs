@@ -68,6 +68,57 @@
 //! from `M` at `MOVE` and `DEST` slots: in both `x` is current, since no
 //! update or removal can act on it while `M` holds either slot. A reader
 //! that scanned while a move committed sees the counter change and rescans.
+//!
+//! # The overflow heads
+//!
+//! The heads of the homes' overflow lists are one array of `n` links per
+//! table, apart from the buckets (they are read only for homes in overflow
+//! mode, which few homes ever enter). It is allocated lazily, by the first
+//! thread that is about to put a home of this table in overflow mode, and
+//! the table's `overflow` word holds its address:
+//!
+//! | state (`overflow`) | meaning | left by | who may make the step |
+//! | ------------------ | ------- | ------- | --------------------- |
+//! | `0` absent | no home of the table is in overflow mode; no list exists | CAS `0 -> a` ([`Table::publish_overflow`]) | any thread in [`Table::set_overflow`] (a writer's `make_room`, or a copier into this table), *before* its CAS of the home word; a thread whose CAS fails frees its own array, which no other thread ever saw |
+//! | `a` published | `a[h]` is the head of home `h`'s list (null while `h` is not in overflow mode) | never | nobody; the array is freed with the table (its `Drop`: when kovan frees the retired table, or a map drop, a clear, or a lost `resize::start` frees it) |
+//!
+//! The CAS expects `0`, which no thread writes again, so it has no ABA; and
+//! a table with no home ever in overflow mode (nearly every table) never
+//! allocates the array (8 bytes a slot).
+//!
+//! **O1 (published before overflow mode).** No home word of the table has
+//! [`OVERFLOW`] unless the array is published, and every thread that reads
+//! a home word with [`OVERFLOW`] finds it published. Argument: the only CAS
+//! that sets [`OVERFLOW`] is in [`Table::set_overflow`], whose thread first
+//! makes the array published in its own view: by its own successful CAS, or
+//! by the failed CAS or the load that read another thread's array with
+//! Acquire (so the allocator's Release CAS happens before). Then comes, in
+//! program order, its home word CAS (AcqRel). Every later write of a home
+//! word is a CAS (an RMW), so every word that has [`OVERFLOW`] (the bit is
+//! sticky, and the freeze keeps it) lies in the release sequence of that
+//! CAS; a thread that loads such a word with Acquire ([`load_word`]) or
+//! reads it in a CAS of its own (AcqRel) synchronizes with the setter. So
+//! the publication happens before the thread's load of `overflow`, which
+//! coherence forbids to return `0`, and the array's null links (their
+//! construction) are visible to it. The load of the address
+//! (`overflow_heads`) is Acquire all the same: a caller that saw
+//! [`OVERFLOW`] would not need it, but the first check in
+//! `publish_overflow` does: a thread that finds another's array there
+//! skips its own CAS and may then switch a home and push into that array
+//! with no acquiring read in between that carries the array's links to it
+//! (mutant `hs-overflow-heads-load-relaxed`, caught by loom).
+//!
+//! Every reach of an overflow head goes through [`Table::overflow`], for a
+//! home whose word the caller saw in overflow mode: `lookup`, `search_home`
+//! and `collect` (and, from their results, `insert_new`'s push and
+//! `delete`'s unlink); the copier's push into the new table's list, after a
+//! new home word it acquired; `migrate_chunk`'s seal, after the freeze that
+//! read the word; `finish`'s retirement of the sealed lists. It asserts the
+//! array is there, in every build: a silent skip would lose the list's
+//! keys. Only two places read a `0` as "no list": `finish`, which has
+//! acquired every chunk's done flag (each set after its homes were frozen,
+//! so after every [`OVERFLOW`] CAS of the table), and `drain`, with
+//! exclusive access.
 
 use super::entry::{descriptor, Entry, DELETED, DEST, FROZEN, LIVE, MOVE, PENDING};
 use super::overflow::{self, Node};
@@ -79,6 +130,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::cell::RefCell;
+use core::marker::PhantomData;
 use core::ops::ControlFlow;
 
 /// The largest neighbourhood: the bitmap is the home word's low 32 bits.
@@ -120,9 +172,13 @@ pub(crate) struct Table<K, V> {
     /// The neighbourhood size: the map's `H`, at most the table size.
     hood: usize,
     buckets: Box<[Bucket<K, V>]>,
-    /// The heads of the homes' overflow lists, apart from the buckets: they
-    /// are read only for homes in overflow mode.
-    overflow: Box<[Link<Node<K, V>>]>,
+    /// The address of the heads of the homes' overflow lists (`size()`
+    /// links), or 0 until a home of this table first enters overflow mode
+    /// (module doc, "The overflow heads"). Freed in `Drop`.
+    overflow: AtomicUsize,
+    /// The table owns the array of heads (not the nodes, which the lists'
+    /// own protocol retires or drains).
+    _heads: PhantomData<Link<Node<K, V>>>,
     /// The table this one migrates into; null until a resize starts.
     pub(crate) next: Link<Table<K, V>>,
     /// Migration: the next chunk to hand out.
@@ -212,7 +268,6 @@ impl<K, V> Table<K, V> {
             word: AtomicU64::new(0),
             slot: Link::null(),
         });
-        let overflow = reclaim::null_links(n)?;
         let chunks = n.div_ceil(CHUNK);
         let mut chunk_done = Vec::new();
         chunk_done
@@ -224,7 +279,8 @@ impl<K, V> Table<K, V> {
             mask: n - 1,
             hood: h.min(n),
             buckets: buckets.into_boxed_slice(),
-            overflow,
+            overflow: AtomicUsize::new(0),
+            _heads: PhantomData,
             next: Link::null(),
             claimed: AtomicUsize::new(0),
             scanned: AtomicUsize::new(0),
@@ -254,9 +310,64 @@ impl<K, V> Table<K, V> {
     }
 
     /// The head of home `h`'s overflow list.
+    ///
+    /// Only for a home whose word this thread saw in overflow mode (a load
+    /// or a CAS of it): then the heads are published (O1 in the module
+    /// doc). Panics, in every build, if they are not: that would be a broken
+    /// invariant, and going on without the list would lose its keys.
     #[inline]
     pub(crate) fn overflow(&self, h: usize) -> &Link<Node<K, V>> {
-        &self.overflow[h & self.mask]
+        let heads = self.overflow_heads();
+        assert!(
+            !heads.is_null(),
+            "kovan_map::HopscotchMap: a home in overflow mode, in a table without overflow heads"
+        );
+        // SAFETY: a published array of `size()` links (O1), freed only with
+        // the table, which `&self` keeps alive; `h & mask < size()`.
+        unsafe { &*heads.add(h & self.mask) }
+    }
+
+    /// The published array of overflow heads (`size()` links), or null.
+    #[inline]
+    pub(crate) fn overflow_heads(&self) -> *const Link<Node<K, V>> {
+        // ORDERING: Acquire pairs with the AcqRel CAS in `publish_overflow`
+        // that published the array, so its links are visible. A caller that
+        // saw a home in overflow mode is ordered by that word's Acquire
+        // already (O1); `publish_overflow`'s own check is not, and needs it.
+        self.overflow.load(Ordering::Acquire) as *const Link<Node<K, V>>
+    }
+
+    /// Publishes the array of overflow heads unless a thread already has:
+    /// allocates it (null links) and publishes it with one CAS from 0; a
+    /// thread whose CAS fails frees its own, never published. Aborts on
+    /// allocation failure, as every entry and node allocation does.
+    fn publish_overflow(&self) {
+        if !self.overflow_heads().is_null() {
+            return;
+        }
+        let n = self.size();
+        let heads = match reclaim::null_links::<Node<K, V>>(n) {
+            Ok(heads) => Box::into_raw(heads) as *mut Link<Node<K, V>>,
+            Err(AllocFailed) => alloc::alloc::handle_alloc_error(
+                core::alloc::Layout::array::<Link<Node<K, V>>>(n)
+                    .expect("half the bytes of the buckets, which exist"),
+            ),
+        };
+        // ORDERING: AcqRel. Release publishes the array's links to every
+        // thread that acquires the address (`overflow_heads`) and, through
+        // the home word CAS that follows in `set_overflow`, to every thread
+        // that acquires a word in overflow mode (O1). Acquire (also on
+        // failure) pairs with the winner's CAS, so this thread's home word
+        // CAS passes the winner's links on.
+        if self
+            .overflow
+            .compare_exchange(0, heads as usize, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: ours, from `null_links(n)` (a boxed slice of `n`
+            // links), never published: no other thread saw it.
+            drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(heads, n)) });
+        }
     }
 
     #[inline]
@@ -557,9 +668,11 @@ impl<K: 'static, V: 'static> Table<K, V> {
     }
 
     /// Puts home `h` in overflow mode (from `word`, the word its key was
-    /// found absent in).
+    /// found absent in): publishes the overflow heads first, then CASes the
+    /// word (O1 in the module doc: the order of the two is the proof).
     pub(crate) fn set_overflow(&self, h: usize, word: u64) -> bool {
         debug_assert_eq!(word & (FROZEN_HOME | OVERFLOW), 0);
+        self.publish_overflow();
         cas_word(
             &self.home(h).word,
             word,
@@ -707,9 +820,29 @@ impl<K, V> Table<K, V> {
                 _ => {}
             }
         }
-        for head in self.overflow.iter() {
-            // SAFETY: the caller's contract.
-            unsafe { overflow::drain(head, guard, sink) };
+        // No heads: no home was ever in overflow mode (O1; the caller's
+        // exclusive access comes after every writer of the table).
+        if !self.overflow_heads().is_null() {
+            for h in 0..self.size() {
+                // SAFETY: the caller's contract.
+                unsafe { overflow::drain(self.overflow(h), guard, sink) };
+            }
+        }
+    }
+}
+
+impl<K, V> Drop for Table<K, V> {
+    /// Frees the array of overflow heads, if one was published. The nodes
+    /// are not the array's: by now they were drained (`drain`), retired
+    /// with their sealed lists (`resize::finish`), or never existed.
+    fn drop(&mut self) {
+        // ORDERING: Relaxed: `&mut self`; whoever handed the table over for
+        // dropping synchronized with its last writer.
+        let heads = self.overflow.load(Ordering::Relaxed) as *mut Link<Node<K, V>>;
+        if !heads.is_null() {
+            // SAFETY: published by `publish_overflow` from `null_links(n)`,
+            // `n = size()`, and freed only here, once (`&mut self`).
+            drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(heads, self.size())) });
         }
     }
 }
