@@ -392,6 +392,13 @@ impl<K, V> Directory<K, V> {
             }
             // SAFETY: `b < size`, loaded above with Acquire (or an ancestor).
             let (dummy, state, shift) = unsafe { self.bucket(b) };
+            // The link is read after the state (its Acquire orders the
+            // link's load); the prefetch fetches its line now, a hint only,
+            // so the miss overlaps the state load and, in a loop of lookups,
+            // the previous lookup's node miss. Off in the model builds.
+            if sync::PREFETCH {
+                sync::prefetch(dummy.next);
+            }
             // ORDERING: Acquire pairs with the Release `fetch_or` of
             // `LINKED`, so the link that joined the dummy to the list is
             // visible (the claims and links of the word's other buckets are
@@ -433,6 +440,10 @@ impl<K, V> Directory<K, V> {
         }
         // SAFETY: `b` is below the size the caller loaded, or an ancestor.
         let (dummy, state, shift) = unsafe { self.bucket(b) };
+        // As in `reader_start`: the link's line, fetched while the state is.
+        if sync::PREFETCH {
+            sync::prefetch(dummy.next);
+        }
         // ORDERING: Acquire, as in `reader_start`.
         let bits = (state.load(Ordering::Acquire) >> shift) & STATE;
         if bits & LINKED != 0 {
