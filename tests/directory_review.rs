@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{Identity, Rng};
+use common::{at_rest, Identity, Rng};
 use kovan_map::HashMap;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,24 +21,6 @@ use std::sync::Arc;
 use std::thread;
 
 type Map = HashMap<u64, u64, Identity>;
-
-/// `len`, iteration, `chain_stats` and `get` agree; no key twice. Answers
-/// the keys, sorted.
-fn at_rest<V: Clone + 'static>(m: &HashMap<u64, V, Identity>) -> Vec<u64> {
-    let mut keys: Vec<u64> = m.keys().collect();
-    let n = keys.len();
-    keys.sort_unstable();
-    keys.dedup();
-    assert_eq!(keys.len(), n, "a key iterated twice");
-    assert_eq!(m.len(), n, "len disagrees with iteration");
-    let stats = m.chain_stats();
-    assert_eq!(stats.entries, n, "chain_stats disagrees: {stats:?}");
-    assert_eq!(stats.buckets, m.capacity());
-    for k in &keys {
-        assert!(m.get(k).is_some(), "key {k} iterated, not found");
-    }
-    keys
-}
 
 /// The bucket whose dummy precedes `b`'s: `b` without its highest set bit.
 fn parent(b: u64) -> u64 {

@@ -5,30 +5,13 @@
 
 mod common;
 
-use common::Identity;
+use common::{at_rest, Identity};
 use kovan_map::HashMap;
 use std::collections::HashSet;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// `len`, iteration, `chain_stats` and `get` agree; no key twice.
-fn at_rest<S: BuildHasher>(m: &HashMap<u64, u64, S>) -> Vec<u64> {
-    let mut keys: Vec<u64> = m.keys().collect();
-    let n = keys.len();
-    keys.sort_unstable();
-    keys.dedup();
-    assert_eq!(keys.len(), n, "a key iterated twice");
-    assert_eq!(m.len(), n, "len disagrees with iteration");
-    let stats = m.chain_stats();
-    assert_eq!(stats.entries, n, "{stats:?}");
-    for k in &keys {
-        assert!(m.get(k).is_some(), "key {k} iterated, not found");
-    }
-    keys
-}
 
 #[test]
 fn shrink_and_regrow_cycles_lose_nothing_and_keep_chains_short() {

@@ -456,3 +456,22 @@ pub fn settle(ledger: &DropLedger) {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+/// A `HashMap` at rest (no write in flight): `len`, iteration,
+/// `chain_stats` and `get` agree, no key is iterated twice. Answers the
+/// keys, sorted.
+pub fn at_rest<V: Clone + 'static, S: BuildHasher>(m: &kovan_map::HashMap<u64, V, S>) -> Vec<u64> {
+    let mut keys: Vec<u64> = m.keys().collect();
+    let n = keys.len();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "a key iterated twice");
+    assert_eq!(m.len(), n, "len disagrees with iteration");
+    let stats = m.chain_stats();
+    assert_eq!(stats.entries, n, "chain_stats disagrees: {stats:?}");
+    assert_eq!(stats.buckets, m.capacity());
+    for k in &keys {
+        assert!(m.get(k).is_some(), "key {k} iterated, not found");
+    }
+    keys
+}
