@@ -309,6 +309,7 @@ pub(crate) fn help_unlink<'g, K: 'static, V: 'static>(
 /// node at the moment its `next` was seen without a dead tag (the read's
 /// linearization point, in [`walk`]), or `None` when the key was absent at
 /// some moment of the search.
+#[inline]
 pub(crate) fn lookup<'g, K, V, Q>(
     start: Dummy<'g, K, V>,
     so: u64,
@@ -408,6 +409,7 @@ pub(crate) fn clear<'g, K: 'static, V: 'static>(
 /// live for the whole pass is visited: a node visited live is left through
 /// the successor read with it, so its later replacement is not met; a node
 /// found dead is followed to its frozen target (its replacement, if any).
+#[inline(always)]
 pub(crate) fn walk<'g, K, V, R>(
     start: Dummy<'g, K, V>,
     guard: &'g Guard,
