@@ -137,12 +137,6 @@ impl<'d, K, V> Dummy<'d, K, V> {
         dummy_key(self.bucket)
     }
 
-    /// The dummy's bucket.
-    #[inline]
-    pub(crate) fn bucket(self) -> usize {
-        self.bucket
-    }
-
     /// The list word that points at this dummy.
     #[inline]
     fn word<'g>(self, guard: &'g Guard) -> Shared<'g, Node<K, V>> {
@@ -256,7 +250,7 @@ impl<K, V> Directory<K, V> {
     ///
     /// As for [`Self::locate`].
     #[inline]
-    pub(crate) unsafe fn dummy(&self, b: usize) -> Dummy<'_, K, V> {
+    unsafe fn dummy(&self, b: usize) -> Dummy<'_, K, V> {
         // SAFETY: the caller's contract.
         unsafe { self.bucket(b) }.0
     }

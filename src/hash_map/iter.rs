@@ -208,7 +208,7 @@ pub(super) fn read_batch<'d: 'g, 'g, K, V, T>(
                 }
                 crossed.set(crossed.get() + 1);
                 if crossed.get() + batch.borrow().len() >= BATCH {
-                    ControlFlow::Break(dummy.bucket())
+                    ControlFlow::Break(dummy)
                 } else {
                     ControlFlow::Continue(())
                 }
@@ -226,9 +226,7 @@ pub(super) fn read_batch<'d: 'g, 'g, K, V, T>(
         },
     );
     *out = batch.into_inner();
-    // SAFETY: the bucket was named by a dummy word of the list, and
-    // dummies live in the directory, borrowed for `'d`.
-    next.map(|b| unsafe { at.dir.dummy(b) })
+    next
 }
 
 impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {

@@ -74,9 +74,10 @@ pub(crate) fn target<K, V>(word: Shared<'_, Node<K, V>>) -> Shared<'_, Node<K, V
 }
 
 /// What a list word (dead tags removed, not null) points at.
-pub(crate) enum Item<'g, K, V> {
-    /// A bucket's dummy in the directory.
-    Dummy(Dummy<'g, K, V>),
+pub(crate) enum Item<'d, 'g, K, V> {
+    /// A bucket's dummy in the directory (borrowed for as long as the
+    /// directory, not only the guard: dummies never die).
+    Dummy(Dummy<'d, K, V>),
     /// A node.
     Node(&'g Node<K, V>),
 }
@@ -90,10 +91,10 @@ pub(crate) enum Item<'g, K, V> {
 /// loaded). A dummy word needs only to come from `dir`'s list: dummies live
 /// as long as the map ([`Directory::named`]).
 #[inline]
-pub(crate) unsafe fn item<'g, K, V>(
+pub(crate) unsafe fn item<'d, 'g, K, V>(
     word: Shared<'g, Node<K, V>>,
-    dir: &'g Directory<K, V>,
-) -> Item<'g, K, V> {
+    dir: &'d Directory<K, V>,
+) -> Item<'d, 'g, K, V> {
     if word.tag() & DUMMY != 0 {
         // SAFETY: a `DUMMY` word of `dir`'s list names a bucket of an
         // allocated segment, freed only when the map is dropped.
@@ -346,11 +347,11 @@ where
 /// own `DELETED` tag, calling `on_delete(key)` after each; returns that
 /// dummy (`None` at the list's end). Nodes linked after the pass began may
 /// survive it; every node live for the whole pass is removed.
-pub(crate) fn clear<'g, K: 'static, V: 'static>(
-    start: Dummy<'g, K, V>,
+pub(crate) fn clear<'d: 'g, 'g, K: 'static, V: 'static>(
+    start: Dummy<'d, K, V>,
     guard: &'g Guard,
     mut on_delete: impl FnMut(u64),
-) -> Option<Dummy<'g, K, V>> {
+) -> Option<Dummy<'d, K, V>> {
     'pass: loop {
         // ORDERING: Acquire pairs with the AcqRel CAS that wrote `start.next`.
         let mut curr = start.next.load(Ordering::Acquire, guard);
@@ -410,10 +411,10 @@ pub(crate) fn clear<'g, K: 'static, V: 'static>(
 /// the successor read with it, so its later replacement is not met; a node
 /// found dead is followed to its frozen target (its replacement, if any).
 #[inline(always)]
-pub(crate) fn walk<'g, K, V, R>(
-    start: Dummy<'g, K, V>,
+pub(crate) fn walk<'d: 'g, 'g, K, V, R>(
+    start: Dummy<'d, K, V>,
     guard: &'g Guard,
-    mut visit: impl FnMut(Item<'g, K, V>) -> ControlFlow<R>,
+    mut visit: impl FnMut(Item<'d, 'g, K, V>) -> ControlFlow<R>,
     mut restart: impl FnMut(),
 ) -> Option<R> {
     'pass: loop {

@@ -39,9 +39,9 @@ use directory::{node_key, Directory};
 use list::{Item, Node, Search, DELETED, REPLACED};
 
 /// Buckets of a map made by [`HashMap::new`]: 2^19, 4.1 MiB of directory
-/// (an 8-byte link and 2 state bits a bucket), allocated zeroed (pages cost resident memory only once a
-/// bucket in them is used). The table grows from there and never shrinks
-/// below it.
+/// (an 8-byte link and 2 state bits a bucket), allocated zeroed (pages cost
+/// resident memory only once a bucket in them is used). The table grows
+/// from there and never shrinks below it.
 pub const DEFAULT_BUCKETS: usize = 1 << 19;
 
 /// The most buckets a map may ask for (2^(pointer width − 4) heads).
@@ -447,7 +447,7 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
                 at,
                 &guard,
                 |item| match item {
-                    Item::Dummy(dummy) => core::ops::ControlFlow::Break(dummy.bucket()),
+                    Item::Dummy(dummy) => core::ops::ControlFlow::Break(dummy),
                     Item::Node(_) => {
                         run.set(run.get() + 1);
                         core::ops::ControlFlow::Continue(())
@@ -458,10 +458,8 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
             stats.entries += run.get();
             stats.longest_chain = stats.longest_chain.max(run.get());
             match next {
-                Some(b) => {
-                    // SAFETY: the bucket was named by a dummy word of the
-                    // list; dummies live as long as the map.
-                    at = unsafe { self.dir.dummy(b) };
+                Some(dummy) => {
+                    at = dummy;
                     stats.linked_buckets += 1;
                 }
                 None => return stats,
@@ -1047,9 +1045,7 @@ where
             match list::clear(at, &guard, |so| {
                 self.count(so, -1);
             }) {
-                // SAFETY: the bucket was named by a dummy word of the list;
-                // dummies live as long as the map, past the guard.
-                Some(dummy) => at = unsafe { self.dir.dummy(dummy.bucket()) },
+                Some(dummy) => at = dummy,
                 None => break,
             }
         }

@@ -114,9 +114,7 @@ fn read_batch<'d: 'g, 'g, K, V, T>(
             read.set(read.get() + 1);
             match item {
                 Item::Dummy(dummy) if u128::from(dummy.key()) >= hi => ControlFlow::Break(None),
-                Item::Dummy(dummy) if read.get() >= BATCH => {
-                    ControlFlow::Break(Some(dummy.bucket()))
-                }
+                Item::Dummy(dummy) if read.get() >= BATCH => ControlFlow::Break(Some(dummy)),
                 Item::Dummy(_) => ControlFlow::Continue(()),
                 Item::Node(node) => {
                     let key = u128::from(node.hash());
@@ -140,9 +138,7 @@ fn read_batch<'d: 'g, 'g, K, V, T>(
         },
     );
     *out = batch.into_inner();
-    // SAFETY: the bucket was named by a dummy word of the list, and
-    // dummies live in the directory, borrowed for `'d`.
-    next.flatten().map(|b| unsafe { from.dir.dummy(b) })
+    next.flatten()
 }
 
 /// The split-order bounds of `stretch`.

@@ -192,19 +192,16 @@ fn finish<'g, K: 'static, V: 'static>(
     // freeze of its homes, which read any OVERFLOW bit; so every OVERFLOW CAS,
     // and the publication before it, happens before this load: O1 in
     // table.rs). Then no home word needs reading.
-    let lists = !old.overflow_heads().is_null();
-    for h in 0..if lists { old.size() } else { 0 } {
-        if load_word(&old.home(h).word) & OVERFLOW != 0 {
-            // SAFETY: the table is unreachable now (this CAS unlinked it; a
-            // table is never linked again), its lists are sealed (every chunk
-            // is done), and only this thread retires it.
-            unsafe { overflow::retire_sealed(old.overflow(h), guard) };
+    if !old.overflow_heads().is_null() {
+        for h in 0..old.size() {
+            if load_word(&old.home(h).word) & OVERFLOW != 0 {
+                // SAFETY: the table is unreachable now (this CAS unlinked it;
+                // a table is never linked again), its lists are sealed (every
+                // chunk is done), and only this thread retires it.
+                unsafe { overflow::retire_sealed(old.overflow(h), guard) };
+            }
         }
     }
-    debug_assert!(
-        lists || (0..old.size()).all(|h| load_word(&old.home(h).word) & OVERFLOW == 0),
-        "a home in overflow mode, in a table without overflow heads"
-    );
     // SAFETY: unlinked by the CAS above, so unreachable; retired once, by the
     // CAS's thread; allocated by `reclaim::alloc`, header first. Its slots
     // own no entries any more: every one was copied, released or retired.

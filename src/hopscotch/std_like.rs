@@ -89,13 +89,11 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
         entries
             .into_iter()
             .map(|entry| {
-                // SAFETY: `&mut self`: no other thread reaches the map while
-                // the returned iterator borrows it, so the entries stay in the
-                // table (nothing removes or retires an entry without `&self`,
-                // which the borrow excludes) and no other reference to their
-                // values exists (`Payload::value_mut`'s contract). Each entry
-                // was collected once (a key has one committed entry, in one
-                // home), so the `&mut V`s are disjoint.
+                // SAFETY: `&mut self` borrowed by the iterator: no thread
+                // removes or retires an entry meanwhile, and no other
+                // reference to a value exists (`Payload::value_mut`). Each
+                // entry was collected once (one committed entry per key), so
+                // the `&mut V`s are disjoint.
                 unsafe { ((*entry).key(), (*entry).value_mut()) }
             })
             .collect::<Vec<_>>()
