@@ -461,6 +461,87 @@ fn a_clone_of_a_grown_map_keeps_lookups_short() {
     );
 }
 
+/// Bucket `b` and its ancestors (a parent clears the top bit): the buckets
+/// a thread that prepares `b` leaves linked.
+fn with_ancestors(mut b: usize, into: &mut HashSet<usize>) {
+    while into.insert(b) && b != 0 {
+        b &= !(1usize << (usize::BITS - 1 - b.leading_zeros()));
+    }
+}
+
+/// A doubling leaves the new buckets untouched, and a bucket that splits
+/// after its keys are in is linked only when a thread prepares it. Inserts
+/// alone leave most of the last doubling's buckets to their parents, whose
+/// walks then cross the nodes of both. A lookup prepares its bucket as a
+/// writer does, so after one lookup of every key each key's bucket (and
+/// its ancestors) is linked, and the lookups still find every key. Would
+/// catch: lookups that never link (the figure stays at the inserts'), a
+/// lookup that links a bucket and then walks from the wrong dummy (a key
+/// not found), a lookup that links a bucket twice (a key iterated twice,
+/// `entries` off).
+#[test]
+fn lookups_after_growth_link_the_buckets_they_reach() {
+    let _lock = shared();
+    let map: HashMap<u64, u64> = HashMap::with_capacity(16);
+    const KEYS: u64 = 3000;
+    for k in 0..KEYS {
+        map.insert(k, value_of(k));
+    }
+    let capacity = map.capacity();
+    assert_eq!(capacity, 4096, "3,000 keys from a floor of 16");
+    let bucket = |k: u64| map.hasher().hash_one(k) as usize & (capacity - 1);
+    let mut reached = HashSet::new();
+    for k in 0..KEYS {
+        with_ancestors(bucket(k), &mut reached);
+    }
+    let before = map.chain_stats();
+    assert!(
+        before.linked_buckets < reached.len(),
+        "inserts alone leave buckets of the last doubling unlinked: {before:?}, {} reached",
+        reached.len()
+    );
+    // Half through `get`, half through a `Pinned` handle's `get_key_value`,
+    // and absent keys of the same buckets in between.
+    let pinned = map.pin();
+    for k in 0..KEYS {
+        if k % 2 == 0 {
+            assert_eq!(map.get(&k), Some(value_of(k)), "key {k}");
+        } else {
+            assert_eq!(
+                pinned.get_key_value(&k),
+                Some((&k, &value_of(k))),
+                "key {k}"
+            );
+        }
+        assert!(
+            !map.contains_key(&(k + KEYS)),
+            "key {} was never inserted",
+            k + KEYS
+        );
+    }
+    drop(pinned);
+    let mut reached_with_absent = reached.clone();
+    for k in KEYS..2 * KEYS {
+        with_ancestors(bucket(k), &mut reached_with_absent);
+    }
+    let after = map.chain_stats();
+    assert_eq!(after.entries, KEYS as usize, "{after:?}");
+    assert!(
+        after.linked_buckets >= reached.len() && after.linked_buckets <= reached_with_absent.len(),
+        "after a lookup of every key, their buckets are linked: {after:?}, {} buckets reached \
+         by the keys, {} with the absent ones",
+        reached.len(),
+        reached_with_absent.len()
+    );
+    let mut keys: Vec<u64> = map.iter().map(|(k, _)| k).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        (0..KEYS).collect::<Vec<_>>(),
+        "each key iterated once"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // 4. Many resizes under concurrent writers: exact per-thread histories.
 // ---------------------------------------------------------------------------

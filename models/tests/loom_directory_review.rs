@@ -78,13 +78,14 @@ fn a_linked_bit_read_through_another_buckets_claim_carries_the_dummys_link() {
 
 #[test]
 fn a_reader_racing_the_link_of_a_dummy_never_misses_the_keys_behind_it() {
-    // Attack (1) from the reader's side: readers write nothing, so a
-    // reader's view of bucket 33 comes only from its Acquire load of the
-    // state word. Thread a links bucket 33 (insert 33); thread b, a pure
-    // reader, looks up key 97 twice (its walk starts from d33 once it sees
-    // LINKED, else from d1) and then key 33. Would catch: a reader that
-    // sees LINKED but not the dummy's link (key 97 lost), a dummy word
-    // resolved to the wrong bucket (key 97 lost or a loop), key 33 seen and
+    // Attack (1) from the reader's side. Thread a links bucket 33 (insert
+    // 33); thread b, a reader, looks up key 97 twice and then key 33. A
+    // lookup prepares its bucket as a writer does, so b either reads 33
+    // LINKED (Acquire) and starts from d33, or claims and links 33 itself
+    // (racing a's claim), or finds it claimed by a and starts from d1.
+    // Would catch: a reader that sees LINKED but not the dummy's link (key
+    // 97 lost), a dummy word resolved to the wrong bucket (key 97 lost or a
+    // loop), two linkers of d33 (a key iterated twice), key 33 seen and
     // then lost.
     loom_race(
         3,

@@ -1,7 +1,8 @@
 /*
  * HashMap's growth protocol (commit 5a1c364 + c462da5): the split-ordered
  * list with bucket dummies in the directory (src/hash_map/directory.rs:
- * reader_start with the floor-bucket absent shortcut, writer_start,
+ * lookup_start (probe, with the floor-bucket absent shortcut, then
+ * prepare for an unlinked bucket), writer_start,
  * prepare, link, grow; src/hash_map/list.rs: search with its insertion
  * point ipred/isucc, walk/lookup, help_unlink, item, target;
  * src/hash_map/mod.rs: insert, replace, delete, tidy).
@@ -30,13 +31,15 @@
  *                  for the claim: the winner links D1; the loser, or anyone
  *                  who sees CLAIMED, starts from the parent D0)
  *   process 2 (C): get(3); get(5) (key 5 absent until A's push), each via
- *                  reader_start (size 1: D0; size 2: D1 if LINKED, else the
+ *                  lookup_start (size 1: D0; size 2: D1 if LINKED; if
+ *                  untouched, C claims and links D1 itself, as a writer
+ *                  does, and races A and B for the claim; if CLAIMED, the
  *                  parent D0; the shortcut cannot fire with floor 1) and
- *                  lookup's walk (a reader writes nothing)
+ *                  lookup's walk
  * -DSCENARIO_FLOOR2: floor 2, size 2 from the start (no growth), entry D1
  * untouched, list D0 -> n1 -> null (key 3 absent: with floor 2 a key-3
  * node implies a claimed D1). A: insert(5, 1); B: remove(1); insert(3, 2)
- * (a push); C: get(3); get(5), where reader_start answers absent at once
+ * (a push); C: get(3); get(5), where lookup_start answers absent at once
  * when it loads entry 1 untouched (the shortcut, c462da5).
  *
  * Checked in every state reached (kinds as in check.sh):
@@ -91,7 +94,7 @@
  *   MUTANT_STALE_DUMMY_NEXT         link stores the dummy's next once,
  *                                   before its retry loop, not before each
  *                                   CAS: D1 linked to a retired node -> inv
- *   MUTANT_READER_USES_CLAIMED      reader_start starts from an entry that
+ *   MUTANT_READER_USES_CLAIMED      lookup_start starts from an entry that
  *                                   is CLAIMED, not LINKED: it follows the
  *                                   claimer's private next, a node since
  *                                   replaced and retired        -> uaf
@@ -100,7 +103,7 @@
  *                                   dummy instead of passing dummies of
  *                                   smaller key (a start from an ancestor)
  *                                                               -> lin
- *   MUTANT_SHORTCUT_ABOVE_FLOOR     reader_start's absent shortcut taken at
+ *   MUTANT_SHORTCUT_ABOVE_FLOOR     lookup_start's absent shortcut taken at
  *                                   an untouched entry above the floor
  *                                   (n3 was linked under size 1) -> lin
  *   MUTANT_SHORTCUT_ON_CLAIMED      (-DSCENARIO_FLOOR2) the shortcut taken
@@ -142,7 +145,7 @@
 #else
 #define FLOOR 1
 #endif
-/* reader_start's absent shortcut at bucket 1, given its entry word dw */
+/* probe's absent shortcut at bucket 1, given its entry word dw */
 #if defined(MUTANT_SHORTCUT_ABOVE_FLOOR)
 #define SHORTCUT(dw) ((dw) == 0)
 #elif defined(MUTANT_SHORTCUT_ON_CLAIMED)
@@ -346,6 +349,26 @@ inline link() {
    separate entry load could run is one in which the merged step reads the
    same size. */
 
+/* directory.rs prepare(1) at an entry loaded untouched: the claim (the
+   fetch_or that finds CLAIMED clear), then link from the parent D0; a
+   thread that loses the claim starts from the parent */
+inline prepare1() {
+#ifndef MUTANT_LINK_WITHOUT_CLAIM
+    d_step {
+        if
+        :: dstate[D1] == 0 -> dstate[D1] = CLAIMED; ok = 1
+        :: else -> ok = 0
+        fi
+    }
+#else
+    dstate[D1] = CLAIMED; ok = 1;
+#endif
+    if
+    :: ok -> st = D0; link(); st = D1   /* prepare(parent) = D0 */
+    :: else -> st = D0                 /* claimed by another */
+    fi
+}
+
 /* directory.rs writer_start(hash) = prepare(hash & (size - 1)) */
 inline writer_start(k) {
     d_step {
@@ -360,29 +383,17 @@ inline writer_start(k) {
     :: else ->
         if
         :: dw == LINKED -> st = D1
-        :: dw == 0 ->
-#ifndef MUTANT_LINK_WITHOUT_CLAIM
-            d_step {
-                if
-                :: dstate[D1] == 0 -> dstate[D1] = CLAIMED; ok = 1
-                :: else -> ok = 0
-                fi
-            }
-#else
-            dstate[D1] = CLAIMED; ok = 1;
-#endif
-            if
-            :: ok -> st = D0; link(); st = D1   /* prepare(parent) = D0 */
-            :: else -> st = D0                 /* claimed by another */
-            fi
+        :: dw == 0 -> prepare1()
         :: else -> st = D0                     /* CLAIMED: the parent serves */
         fi
     fi;
     b = 0; dw = 0; ok = 0
 }
 
-/* directory.rs reader_start(hash): writes nothing */
-inline reader_start(k) {
+/* directory.rs lookup_start(hash): probe (one load of the entry, with
+   the absent shortcut); an entry found untouched above the floor is
+   prepared as a writer's (`Probe::Unlinked => prepare(b)`) */
+inline lookup_start(k) {
     d_step {
         b = BUCKET(k, size);
         if
@@ -400,21 +411,22 @@ inline reader_start(k) {
 #endif
         :: dw != LINKED && SHORTCUT(dw) ->
             st = 0          /* absent for certain: the floor bucket untouched */
+        :: dw == 0 && !SHORTCUT(dw) -> prepare1()
         :: else -> st = D0                     /* the parent */
         fi
     fi;
-    b = 0; dw = 0
+    b = 0; dw = 0; ok = 0
 }
 
-/* HashMap::get: reader_start, then list::lookup (walk) */
+/* HashMap::get: lookup_start, then list::lookup (walk) */
 inline get(k) {
     begin_op(k);
     pin();
-    reader_start(k);
+    lookup_start(k);
     g_done = 0;
     if
     :: st == 0 ->
-        /* LINEARIZATION(get): the entry load of reader_start's shortcut */
+        /* LINEARIZATION(get): the entry load of the shortcut (probe) */
         assert(seen[me]); res = NONE; g_done = 1
     :: else -> skip
     fi;

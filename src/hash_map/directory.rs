@@ -26,13 +26,16 @@
 //! cache), one directory link and, usually, one node.
 //!
 //! A dummy is only a shortcut into the one list. So initialisation can be
-//! exclusive without anyone waiting on it: the writer whose RMW *claims* an
-//! untouched bucket links it in; every other thread, reader or writer, that
-//! finds a bucket not yet linked starts from the bucket's *parent* (the
-//! bucket index with its highest bit cleared, whose dummy precedes it in the
+//! exclusive without anyone waiting on it: the thread whose RMW *claims* an
+//! untouched bucket links it in; every other thread that finds a bucket
+//! claimed but not yet linked starts from the bucket's *parent* (the bucket
+//! index with its highest bit cleared, whose dummy precedes it in the
 //! list), and bucket 0's dummy is linked when the map is built. A claimer
 //! that stalls leaves its bucket served by the parent, with a longer walk
-//! and nothing else. Readers never write: they neither claim nor link.
+//! and nothing else. Writers and lookups (`lookup_start`) both claim and
+//! link: after a doubling, a bucket left to its parent makes every lookup
+//! of its keys walk the parent's nodes too. Only `reader_start` (the
+//! parallel cursors, `get_mut`) never writes.
 //!
 //! # State table of a bucket
 //!
@@ -42,7 +45,7 @@
 //!
 //! | state (bits)           | meaning                                   | left by                         | who may make the step |
 //! | ---------------------- | ----------------------------------------- | ------------------------------- | --------------------- |
-//! | `00` untouched         | not in the list; never claimed            | `fetch_or(CLAIMED)` whose result had `CLAIMED` clear | any writer whose operation's bucket it is (or an ancestor of it); of racing RMWs exactly one reads the bit clear: the claimer |
+//! | `00` untouched         | not in the list; never claimed            | `fetch_or(CLAIMED)` whose result had `CLAIMED` clear | any writer or lookup (`prepare`) whose operation's bucket it is (or an ancestor of it), a floor bucket only for a writer or as an ancestor; of racing RMWs exactly one reads the bit clear: the claimer |
 //! | `01` claimed           | being linked (or linked, not yet marked)  | `fetch_or(LINKED)` (Release) after the linking CAS | the claimer alone |
 //! | `11` linked            | in the list; a start for every thread     | never (until the map is dropped or emptied with `&mut`) | nobody |
 //!
@@ -100,6 +103,16 @@ pub(crate) fn node_key(hash: u64) -> u64 {
 #[inline]
 pub(crate) fn dummy_key(b: usize) -> u64 {
     (b as u64).reverse_bits()
+}
+
+/// What one load of a bucket's state tells a lookup (`Directory::probe`).
+enum Probe<'d, K, V> {
+    /// Linked: the lookup starts from this dummy.
+    Linked(Dummy<'d, K, V>),
+    /// A floor bucket never used: no node of the key is in the list.
+    Absent,
+    /// Untouched above the floor, or claimed and not linked yet.
+    Unlinked,
 }
 
 /// The bucket whose dummy precedes `b`'s in the list: `b` without its
@@ -384,30 +397,75 @@ impl<K, V> Directory<K, V> {
             if b == 0 {
                 return Some(self.first());
             }
-            // SAFETY: `b < size`, loaded above with Acquire (or an ancestor).
-            let (dummy, state, shift) = unsafe { self.bucket(b) };
-            // The link is read after the state (its Acquire orders the
-            // link's load); the prefetch fetches its line now, a hint only,
-            // so the miss overlaps the state load and, in a loop of lookups,
-            // the previous lookup's node miss. Off in the model builds.
-            if sync::PREFETCH {
-                sync::prefetch(dummy.next);
+            match self.probe(b) {
+                Probe::Linked(dummy) => return Some(dummy),
+                Probe::Absent => return None,
+                Probe::Unlinked => b = parent(b),
             }
-            // ORDERING: Acquire pairs with the Release `fetch_or` of
-            // `LINKED`, so the link that joined the dummy to the list is
-            // visible (the claims and links of the word's other buckets are
-            // RMWs: they continue that release sequence).
-            let bits = (state.load(Ordering::Acquire) >> shift) & STATE;
-            if bits & LINKED != 0 {
-                return Some(dummy);
-            }
-            // LINEARIZATION(get): an absent key's, when this load finds the
-            // floor bucket of the key untouched (see above).
-            if bits == 0 && b < self.floor() {
-                return None;
-            }
-            b = parent(b);
         }
+    }
+
+    /// Where a lookup (`get` and its kin) of a key of hash `hash` starts:
+    /// the dummy of its bucket, which the lookup prepares first (claims and
+    /// links, as a writer does) if it is not linked yet; or `None` when the
+    /// key is certainly absent (as in [`reader_start`](Self::reader_start)).
+    ///
+    /// A bucket above the floor stays untouched after a doubling until some
+    /// thread prepares it, and a lookup from an ancestor walks the nodes of
+    /// every bucket between. After growth to 2^21 buckets by 1,000,000
+    /// inserts, 39% of the buckets were linked, and a hit cost 385 ns where
+    /// it costs 210-250 ns once the lookups have linked their buckets
+    /// (docs/benchmarks.md). So a lookup helps: once per bucket and
+    /// doubling it claims and links, after that its bucket is one Acquire
+    /// load. Linking a dummy changes no key's presence, so it is no step of
+    /// the lookup's linearization.
+    #[inline]
+    pub(crate) fn lookup_start<'g>(&'g self, hash: u64, guard: &'g Guard) -> Option<Dummy<'g, K, V>>
+    where
+        K: 'static,
+        V: 'static,
+    {
+        // ORDERING: Acquire, as in `reader_start`.
+        let size = self.size.load(Ordering::Acquire);
+        let b = (hash as usize) & (size - 1);
+        if b == 0 {
+            return Some(self.first());
+        }
+        match self.probe(b) {
+            Probe::Linked(dummy) => Some(dummy),
+            Probe::Absent => None,
+            Probe::Unlinked => Some(self.prepare(b, guard)),
+        }
+    }
+
+    /// What a lookup learns of bucket `b > 0` (below a size loaded with
+    /// Acquire, or an ancestor of such a bucket) from one load of its state.
+    #[inline(always)]
+    fn probe(&self, b: usize) -> Probe<'_, K, V> {
+        // SAFETY: `b` is below a size the caller loaded with Acquire, or an
+        // ancestor of such a bucket (smaller, so also below it).
+        let (dummy, state, shift) = unsafe { self.bucket(b) };
+        // The link is read after the state (its Acquire orders the link's
+        // load); the prefetch fetches its line now, a hint only, so the miss
+        // overlaps the state load and, in a loop of lookups, the previous
+        // lookup's node miss. Off in the model builds.
+        if sync::PREFETCH {
+            sync::prefetch(dummy.next);
+        }
+        // ORDERING: Acquire pairs with the Release `fetch_or` of `LINKED`,
+        // so the link that joined the dummy to the list is visible (the
+        // claims and links of the word's other buckets are RMWs: they
+        // continue that release sequence).
+        let bits = (state.load(Ordering::Acquire) >> shift) & STATE;
+        if bits & LINKED != 0 {
+            return Probe::Linked(dummy);
+        }
+        // LINEARIZATION(get): an absent key's, when this load finds the
+        // floor bucket of the key untouched (see `reader_start`).
+        if bits == 0 && b < self.floor() {
+            return Probe::Absent;
+        }
+        Probe::Unlinked
     }
 
     /// Where a writer of a key of hash `hash` starts: as `reader_start`,

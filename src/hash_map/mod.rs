@@ -514,14 +514,17 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let start = self.dir.reader_start(hash)?;
+        let start = self.dir.lookup_start(hash, guard)?;
         list::lookup(start, node_key(hash), key, guard).map(|node| node.value())
     }
 
     /// The value of `key`, cloned.
     ///
-    /// Writes none of the map's memory. Its `pin` may free memory this
-    /// thread held back, running destructors of entries other threads
+    /// Changes no entry. The first lookup of a bucket after the table
+    /// doubled may link that bucket's marker into the map's list, as the
+    /// first write to it would (two RMWs and a CAS, once per bucket), so
+    /// later lookups of its keys start there. Its `pin` may free memory
+    /// this thread held back, running destructors of entries other threads
     /// removed (see the crate's promises).
     ///
     /// # Linearizability

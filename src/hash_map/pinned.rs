@@ -70,7 +70,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.map.hash(key);
-        let start = self.map.dir.reader_start(hash)?;
+        let start = self.map.dir.lookup_start(hash, &self.guard)?;
         list::lookup(start, node_key(hash), key, &self.guard).map(|node| (node.key(), node.value()))
     }
 }
