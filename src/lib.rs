@@ -79,9 +79,13 @@
 //! * **Lock-free.** No operation takes a lock or waits for a flag another
 //!   thread must clear. A thread that meets unfinished work (a dead node
 //!   still linked, a displacement, a migration) finishes it and goes on.
-//!   `get`, `contains_key` and `get_ref` write none of the map's memory
-//!   (`HopscotchMap`'s iterator does: it finishes a resize it meets). They
-//!   do write this thread's own reclamation state in kovan, and the
+//!   `get`, `contains_key` and `get_ref` change no entry. `HopscotchMap`'s
+//!   write none of the map's memory (its iterator does: it finishes a
+//!   resize it meets). `HashMap`'s may write its structure, not its
+//!   entries: the first lookup of a bucket after the table doubled links
+//!   the bucket into the list as the first write to it would, and that
+//!   link's search unlinks (and retires) the removed nodes it passes. They
+//!   all write this thread's own reclamation state in kovan, and the
 //!   outermost [`pin`] of a thread may free memory its earlier critical
 //!   sections held back, running destructors of keys and values that other
 //!   threads removed: user `Drop` code can run inside any map method, reads
