@@ -140,3 +140,98 @@ fn a_get_following_a_frozen_home_into_a_new_table_being_switched_finds_the_heads
         },
     );
 }
+
+/// Keys 1 and 9 (old home 1: 9 in its overflow list), 2 and 10 (old home
+/// 2, likewise; the old table's heads are published). The insert of 10,
+/// the fourth key, passed a load of 3/4 and started a resize to 8 slots;
+/// it copied one chunk (under loom a chunk is one home: chunk 0, empty), so
+/// the next two helpers claim chunks 1 and 2. In the new table 1 and 9
+/// share home 1, and 2 and 10 share home 2: each home's second key finds
+/// the one-slot neighbourhood full, and its copier switches the new home to
+/// overflow mode: the first switches of the new table, whose heads are not
+/// published yet.
+const TWO_HOMES_TO_SWITCH: &[(u64, u64)] = &[(1, 101), (9, 109), (2, 102), (10, 110)];
+
+#[test]
+fn two_copiers_switching_two_homes_of_the_new_table_publish_one_array() {
+    // Bound 3 under both epoch regimes (about 50 s here).
+    // Threads a and b remove absent keys 4 and 8 (old home 0, copied), so
+    // each helps the migration: it claims one of chunks 1 and 2 and copies
+    // it, and nothing else (its own home's chunk is done, and two claims
+    // leave chunk 3 unclaimed: no thread copies the other's chunk). So one
+    // thread copies old home 1 and the other old home 2, each switches a
+    // different home of the new table, and both may allocate the new
+    // table's heads: one CAS publishes an array, the loser frees its own
+    // and switches its home, and pushes its copy, into the winner's (a
+    // temporary trace saw a loser in 79,576 of the 147,840 executions,
+    // the winner of either home). Would catch: a loser that leaks its
+    // array, or frees the winner's, or pushes into its own; a loser's
+    // push into the winner's array without happens-before with its links
+    // (a Relaxed publication: loom's causality check); `OVERFLOW` before
+    // the array (`Table::overflow` panics); a copy lost or doubled (the
+    // check reads every key, and its iteration finishes the resize).
+    loom_race_bounds(
+        3,
+        3,
+        || map_with(TWO_HOMES_TO_SWITCH),
+        |m| m.remove(&4),
+        |m| m.remove(&8),
+        |m, a, b| {
+            assert_eq!((a, b), (None, None));
+            assert_eq!(
+                (m.get(&1), m.get(&9), m.get(&2), m.get(&10)),
+                (Some(101), Some(109), Some(102), Some(110))
+            );
+            assert_eq!(sorted(m), [(1, 101), (2, 102), (9, 109), (10, 110)]);
+            assert_eq!(m.len(), 4);
+            assert_eq!(m.capacity(), 8, "iteration finishes the resize");
+        },
+    );
+}
+
+#[test]
+fn a_copier_and_a_writer_switching_two_homes_of_the_new_table_publish_one_array() {
+    // Bound 1, the epoch advancing at every retire, both spawn orders
+    // (about 2 s). Bound 2 took 136 s for one spawn order, and the regime
+    // that advances only at flush did not finish one spawn order in 200 s
+    // even at bound 1; a race needs one preemption (a thread stopped
+    // between its load of the heads' address and its CAS).
+    // The prefix: key 0 (old home 0), 2 and 10 (old home 2, 10 in its
+    // list), 3 (old home 3). The insert of 3 started the resize to 8 slots
+    // and copied chunk 0 (0 into the new home 0). Thread a removes absent
+    // key 4 and thread b inserts 8, both of old home 0 (copied): each claims
+    // one of chunks 1 (empty) and 2, and after two claims nobody copies
+    // chunk 3. The copier of chunk 2 switches the new home 2 (2 and 10
+    // share it); b then works in the new table as a writer: 8 finds the new
+    // home 0 full and b's `make_room` switches it. So when a claims chunk
+    // 2, a copier's switch races a writer's switch of another home of the
+    // new table, and both may allocate its heads (a temporary trace saw
+    // the copier lose to the writer in 1,496 of the 9,706 executions; at
+    // this bound the writer never loses). Would catch: as above,
+    // and a writer's push of 8, or the copier's of 10, into an array other
+    // than the published one (a key lost), or without happens-before with
+    // its links.
+    use kovan_map::model::Epochs::AdvanceAtEveryRetire;
+    kovan_map_models::harness::loom_race_runs(
+        &[
+            (AdvanceAtEveryRetire, 1, true),
+            (AdvanceAtEveryRetire, 1, false),
+        ],
+        || map_with(&[(0, 100), (2, 102), (10, 110), (3, 103)]),
+        |m| m.remove(&4),
+        |m| m.insert(8, 108),
+        |m, a, b| {
+            assert_eq!((a, b), (None, None));
+            assert_eq!(
+                (m.get(&0), m.get(&8), m.get(&2), m.get(&10), m.get(&3)),
+                (Some(100), Some(108), Some(102), Some(110), Some(103))
+            );
+            assert_eq!(
+                sorted(m),
+                [(0, 100), (2, 102), (3, 103), (8, 108), (10, 110)]
+            );
+            assert_eq!(m.len(), 5);
+            assert_eq!(m.capacity(), 8, "iteration finishes the resize");
+        },
+    );
+}
