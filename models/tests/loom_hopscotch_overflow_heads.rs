@@ -164,12 +164,18 @@ fn two_copiers_switching_two_homes_of_the_new_table_publish_one_array() {
     // table's heads: one CAS publishes an array, the loser frees its own
     // and switches its home, and pushes its copy, into the winner's (a
     // temporary trace saw a loser in 79,576 of the 147,840 executions,
-    // the winner of either home). Would catch: a loser that leaks its
-    // array, or frees the winner's, or pushes into its own; a loser's
-    // push into the winner's array without happens-before with its links
-    // (a Relaxed publication: loom's causality check); `OVERFLOW` before
-    // the array (`Table::overflow` panics); a copy lost or doubled (the
-    // check reads every key, and its iteration finishes the resize).
+    // the winner of either home). Would catch: a loser that frees the
+    // winner's array (planted by hand: the table's drop then frees it
+    // again, and the process aborts on glibc's double-free check), or
+    // pushes into its own (a key lost); a loser's push into the winner's
+    // array without happens-before with its links (planted: a Relaxed
+    // success ordering on the publishing CAS; loom's causality check); a
+    // copy lost or doubled (the check reads every key, and its iteration
+    // finishes the resize). Would NOT catch a loser that leaks its array:
+    // the array is a plain boxed slice, which loom's leak check does not
+    // track (planted: passes). Nor a copier that sets `OVERFLOW` before
+    // publishing (no thread reads that home in between here; the reader
+    // scenario above catches it).
     loom_race_bounds(
         3,
         3,
@@ -207,10 +213,12 @@ fn a_copier_and_a_writer_switching_two_homes_of_the_new_table_publish_one_array(
     // 2, a copier's switch races a writer's switch of another home of the
     // new table, and both may allocate its heads (a temporary trace saw
     // the copier lose to the writer in 1,496 of the 9,706 executions; at
-    // this bound the writer never loses). Would catch: as above,
-    // and a writer's push of 8, or the copier's of 10, into an array other
-    // than the published one (a key lost), or without happens-before with
-    // its links.
+    // this bound the writer never loses). Would catch: a loser that frees
+    // the winner's array (planted: aborts on a double free), a writer's
+    // push of 8, or the copier's of 10, into an array other than the
+    // published one (a key lost). At this bound it does NOT catch a
+    // Relaxed success ordering on the publishing CAS (planted: passes;
+    // the scenario above catches it), nor a leaked loser's array.
     use kovan_map::model::Epochs::AdvanceAtEveryRetire;
     kovan_map_models::harness::loom_race_runs(
         &[
