@@ -104,14 +104,108 @@ const _: () = assert!(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AllocFailed;
 
+/// Memory for a block the maps publish with a CAS and free themselves (a
+/// `HashMap` directory segment, a `HopscotchMap` table's overflow heads):
+/// `layout`, zeroed if `zeroed`, or null if the allocator fails.
+///
+/// Under loom it comes from `loom::alloc`, whose leak check fails an
+/// execution that ends with the block neither freed by [`free_bytes`] nor
+/// reachable from a value dropped by then: a CAS loser that forgets its
+/// own block is caught, as a node never freed is through its model
+/// [`Header`]. Elsewhere it is the global allocator's.
+///
+/// # Safety
+///
+/// `layout` has a nonzero size.
+pub(crate) unsafe fn alloc_bytes(layout: core::alloc::Layout, zeroed: bool) -> *mut u8 {
+    #[cfg(kovan_map_loom)]
+    {
+        // SAFETY: the caller's contract (a nonzero size).
+        let ptr = unsafe { loom::alloc::alloc(layout) };
+        if zeroed && !ptr.is_null() {
+            // SAFETY: `ptr` is a fresh block of `layout.size()` bytes.
+            unsafe { ptr.write_bytes(0, layout.size()) };
+        }
+        ptr
+    }
+    #[cfg(not(kovan_map_loom))]
+    {
+        if zeroed {
+            // SAFETY: the caller's contract (a nonzero size).
+            unsafe { alloc::alloc::alloc_zeroed(layout) }
+        } else {
+            // SAFETY: the caller's contract (a nonzero size).
+            unsafe { alloc::alloc::alloc(layout) }
+        }
+    }
+}
+
+/// Frees a block of [`alloc_bytes`].
+///
+/// # Safety
+///
+/// `ptr` came from `alloc_bytes(layout, _)` with this `layout`, is freed
+/// once, and no thread reads it after this call (whatever it holds was
+/// dropped in place first, where that matters).
+pub(crate) unsafe fn free_bytes(ptr: *mut u8, layout: core::alloc::Layout) {
+    #[cfg(kovan_map_loom)]
+    // SAFETY: the caller's contract: a block `loom::alloc::alloc` returned
+    // for `layout`, freed only here.
+    unsafe {
+        loom::alloc::dealloc(ptr, layout)
+    };
+    #[cfg(not(kovan_map_loom))]
+    // SAFETY: the caller's contract: a block of the global allocator for
+    // `layout`, freed only here.
+    unsafe {
+        alloc::alloc::dealloc(ptr, layout)
+    };
+}
+
+/// An array of `n > 0` null links, the caller's until it hands it to
+/// [`free_links`] with the same `n`; or `AllocFailed`. From
+/// [`alloc_bytes`], so loom's leak check sees it.
+pub(crate) fn alloc_links<T>(n: usize) -> Result<*mut Link<T>, AllocFailed> {
+    let layout = core::alloc::Layout::array::<Link<T>>(n).map_err(|_| AllocFailed)?;
+    if layout.size() == 0 {
+        return Err(AllocFailed);
+    }
+    // SAFETY: a nonzero size (checked above).
+    let links = unsafe { alloc_bytes(layout, false) }.cast::<Link<T>>();
+    if links.is_null() {
+        return Err(AllocFailed);
+    }
+    for i in 0..n {
+        // SAFETY: `i < n`: inside the fresh block of `n` links, aligned for
+        // them (`Layout::array`); each is written once.
+        unsafe { links.add(i).write(Link::null()) };
+    }
+    Ok(links)
+}
+
+/// Frees an array of [`alloc_links`].
+///
+/// # Safety
+///
+/// `links` came from `alloc_links(n)` with this `n`, is freed once, and no
+/// thread reads it after this call.
+pub(crate) unsafe fn free_links<T>(links: *mut Link<T>, n: usize) {
+    let layout = core::alloc::Layout::array::<Link<T>>(n).expect("the layout `alloc_links` used");
+    // SAFETY: the caller's contract: `n` links `alloc_links` initialised in
+    // a block of `layout`; each is dropped once, then the block is freed.
+    unsafe {
+        core::ptr::drop_in_place(core::ptr::slice_from_raw_parts_mut(links, n));
+        free_bytes(links.cast::<u8>(), layout);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Production and shuttle: kovan.
 // ---------------------------------------------------------------------------
 #[cfg(not(any(kovan_map_loom, feature = "shuttle-model")))]
 mod imp {
-    use super::{AllocFailed, TAG_BITS};
+    use super::TAG_BITS;
     use crate::sync::Ordering;
-    use alloc::boxed::Box;
     use core::marker::PhantomData;
 
     /// A critical section: while it lives, the entries this thread reads
@@ -344,14 +438,6 @@ mod imp {
             let word = word.as_raw() as usize;
             ((word & !TAG_BITS) as *const T, word & TAG_BITS)
         }
-    }
-
-    /// A bucket array of `n` null links, or `AllocFailed`.
-    pub(crate) fn null_links<T>(n: usize) -> Result<Box<[Link<T>]>, AllocFailed> {
-        let mut links = alloc::vec::Vec::new();
-        links.try_reserve_exact(n).map_err(|_| AllocFailed)?;
-        links.resize_with(n, Link::null);
-        Ok(links.into_boxed_slice())
     }
 
     /// A tagged word loaded under a guard.

@@ -83,7 +83,10 @@ fn two_writers_switching_one_table_to_overflow_mode_publish_one_array() {
     // the one list. Would catch: a loser that frees the published array
     // (use after free, or a double free when the table drops it), two
     // arrays published (a key pushed into an array nobody reads), a push
-    // lost to the switch, a leaked array (loom's leak check).
+    // lost to the switch, a loser that leaks its own array (loom's leak
+    // check: the model allocates link arrays through `loom::alloc`; mutant
+    // `hs-overflow-heads-loser-leaks`, caught in 4 s. While the array was
+    // a plain boxed slice this claim was false: the leak passed).
     loom_race_bounds(
         3,
         3,
@@ -171,11 +174,12 @@ fn two_copiers_switching_two_homes_of_the_new_table_publish_one_array() {
     // array without happens-before with its links (planted: a Relaxed
     // success ordering on the publishing CAS; loom's causality check); a
     // copy lost or doubled (the check reads every key, and its iteration
-    // finishes the resize). Would NOT catch a loser that leaks its array:
-    // the array is a plain boxed slice, which loom's leak check does not
-    // track (planted: passes). Nor a copier that sets `OVERFLOW` before
-    // publishing (no thread reads that home in between here; the reader
-    // scenario above catches it).
+    // finishes the resize); a loser that leaks its array (loom's leak
+    // check, since the model allocates link arrays through `loom::alloc`;
+    // planted while the array was a plain boxed slice, it passed). Would
+    // NOT catch a copier that sets `OVERFLOW` before publishing (no thread
+    // reads that home in between here; the reader scenario above catches
+    // it).
     loom_race_bounds(
         3,
         3,

@@ -615,7 +615,7 @@ fn allocate<K, V>(n: usize) -> Result<*mut u8, AllocFailed> {
         // SAFETY: `n >= 1`, so the layout is not zero-sized. All-zero bytes
         // are a null link (`ZEROED_LINK_IS_NULL`) and a zero atomic
         // (`ZEROED_ATOMIC_IS_ZERO`): untouched buckets.
-        let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) };
+        let ptr = unsafe { reclaim::alloc_bytes(layout, true) };
         if ptr.is_null() {
             Err(AllocFailed)
         } else {
@@ -623,7 +623,7 @@ fn allocate<K, V>(n: usize) -> Result<*mut u8, AllocFailed> {
         }
     } else {
         // SAFETY: as above, not zero-sized.
-        let ptr = unsafe { alloc::alloc::alloc(layout) };
+        let ptr = unsafe { reclaim::alloc_bytes(layout, false) };
         if ptr.is_null() {
             return Err(AllocFailed);
         }
@@ -663,7 +663,7 @@ unsafe fn free<K, V>(ptr: *mut u8, n: usize) {
             ptr.add(states) as *mut AtomicU64,
             n.div_ceil(PER_WORD),
         ));
-        alloc::alloc::dealloc(ptr, layout);
+        reclaim::free_bytes(ptr, layout);
     }
 }
 

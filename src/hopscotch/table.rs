@@ -346,8 +346,8 @@ impl<K, V> Table<K, V> {
             return;
         }
         let n = self.size();
-        let heads = match reclaim::null_links::<Node<K, V>>(n) {
-            Ok(heads) => Box::into_raw(heads) as *mut Link<Node<K, V>>,
+        let heads = match reclaim::alloc_links::<Node<K, V>>(n) {
+            Ok(heads) => heads,
             Err(AllocFailed) => alloc::alloc::handle_alloc_error(
                 core::alloc::Layout::array::<Link<Node<K, V>>>(n)
                     .expect("half the bytes of the buckets, which exist"),
@@ -364,9 +364,9 @@ impl<K, V> Table<K, V> {
             .compare_exchange(0, heads as usize, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
-            // SAFETY: ours, from `null_links(n)` (a boxed slice of `n`
-            // links), never published: no other thread saw it.
-            drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(heads, n)) });
+            // SAFETY: ours, from `alloc_links(n)`, never published: no
+            // other thread saw it.
+            unsafe { reclaim::free_links(heads, n) };
         }
     }
 
@@ -840,9 +840,9 @@ impl<K, V> Drop for Table<K, V> {
         // dropping synchronized with its last writer.
         let heads = self.overflow.load(Ordering::Relaxed) as *mut Link<Node<K, V>>;
         if !heads.is_null() {
-            // SAFETY: published by `publish_overflow` from `null_links(n)`,
+            // SAFETY: published by `publish_overflow` from `alloc_links(n)`,
             // `n = size()`, and freed only here, once (`&mut self`).
-            drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(heads, self.size())) });
+            unsafe { reclaim::free_links(heads, self.size()) };
         }
     }
 }

@@ -95,7 +95,7 @@
 //! drops. Under shuttle every load reads the latest store, so no log is
 //! kept.
 
-use super::{AllocFailed, TAG_BITS};
+use super::TAG_BITS;
 use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -868,13 +868,6 @@ impl<T> Link<T> {
         #[cfg(not(kovan_map_loom))]
         self.word.store(new.word, Ordering::Relaxed);
     }
-}
-
-pub(crate) fn null_links<T>(n: usize) -> Result<Box<[Link<T>]>, AllocFailed> {
-    let mut links = Vec::new();
-    links.try_reserve_exact(n).map_err(|_| AllocFailed)?;
-    links.resize_with(n, Link::null);
-    Ok(links.into_boxed_slice())
 }
 
 /// A tagged word loaded under a guard (or a node this thread allocated).
