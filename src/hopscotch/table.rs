@@ -306,7 +306,18 @@ impl<K, V> Table<K, V> {
 
     #[inline]
     pub(crate) fn home(&self, h: usize) -> &Bucket<K, V> {
-        &self.buckets[h & self.mask]
+        self.bucket(h)
+    }
+
+    /// Bucket `i & mask`, without the bounds check of an index: every
+    /// lookup and write reaches its buckets here, and the check (a load of
+    /// the length, a compare, a branch, each time) cannot fail.
+    #[inline(always)]
+    fn bucket(&self, i: usize) -> &Bucket<K, V> {
+        debug_assert_eq!(self.buckets.len(), self.mask + 1);
+        // SAFETY: `allocate` makes `buckets` exactly `n` long and `mask`
+        // `n - 1`, and neither changes; so `i & mask < buckets.len()`.
+        unsafe { self.buckets.get_unchecked(i & self.mask) }
     }
 
     /// The head of home `h`'s overflow list.
@@ -372,7 +383,7 @@ impl<K, V> Table<K, V> {
 
     #[inline]
     pub(crate) fn slot(&self, i: usize) -> &Link<Entry<K, V>> {
-        &self.buckets[i & self.mask].slot
+        &self.bucket(i).slot
     }
 
     /// Prefetch hint for a pass that will read home `h` soon: its bucket
@@ -471,6 +482,7 @@ impl<K: 'static, V: 'static> Table<K, V> {
     /// Scans the hop bits of the home word, then the overflow list if the
     /// home is in overflow mode, and answers absent only if the word is the
     /// same afterwards (no key of the home was added or moved meanwhile).
+    #[inline]
     pub(crate) fn lookup<'g, Q>(&'g self, hash: u64, key: &Q, guard: &'g Guard) -> Lookup<'g, K, V>
     where
         K: Borrow<Q>,
