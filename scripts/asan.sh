@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The real-thread stress and reclamation tests under AddressSanitizer:
+# The real-thread tests of the maps' protocols under AddressSanitizer (the
+# stress and reclamation tests, HashMap growth and shrink with linking
+# lookups, the directory's bit words, HopscotchMap's resizes and overflow
+# mode, the session reviews; about 25 s of tests after the build):
 #   bash scripts/asan.sh
 # A use after free that a plain run survives (freed memory that still holds
 # its old bytes) is a report and a failure here. Needs x86_64 Linux and a
@@ -22,4 +25,7 @@ fi
 # design, so leak detection is off; every other ASan check is on.
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1"
 RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR=target/asan \
-  cargo test --locked --release --target "$target" --test stress --test reclamation "$@"
+  cargo test --locked --release --target "$target" \
+  --test stress --test reclamation \
+  --test growth --test growth_review --test directory_review --test lookup_review \
+  --test hopscotch --test session_review "$@"

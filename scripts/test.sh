@@ -24,7 +24,7 @@ step "real-thread stress tests, histories checked for linearizability (release)"
 cargo test --release --locked --test stress
 cargo test --release --locked -p kovan-map-models --test 'stress_*'
 
-step "real-thread stress and reclamation tests under AddressSanitizer (skips where -Zsanitizer is unavailable)"
+step "real-thread stress, reclamation, growth, lookup, directory, hopscotch and session-review tests under AddressSanitizer (skips where -Zsanitizer is unavailable)"
 bash scripts/asan.sh
 
 step "no_std + alloc build"
