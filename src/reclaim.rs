@@ -108,11 +108,11 @@ pub(crate) struct AllocFailed;
 /// `HashMap` directory segment, a `HopscotchMap` table's overflow heads):
 /// `layout`, zeroed if `zeroed`, or null if the allocator fails.
 ///
-/// Under loom it comes from `loom::alloc`, whose leak check fails an
-/// execution that ends with the block neither freed by [`free_bytes`] nor
-/// reachable from a value dropped by then: a CAS loser that forgets its
-/// own block is caught, as a node never freed is through its model
-/// [`Header`]. Elsewhere it is the global allocator's.
+/// Under loom the block carries a `loom::alloc::Track` in front of it, so
+/// loom's leak check fails an execution that ends with the block not freed
+/// by [`free_bytes`]: a CAS loser that forgets its own block is caught, as
+/// a node never freed is through its model [`Header`]. It comes from the
+/// global allocator in every build.
 ///
 /// # Safety
 ///
@@ -120,13 +120,31 @@ pub(crate) struct AllocFailed;
 pub(crate) unsafe fn alloc_bytes(layout: core::alloc::Layout, zeroed: bool) -> *mut u8 {
     #[cfg(kovan_map_loom)]
     {
-        // SAFETY: the caller's contract (a nonzero size).
-        let ptr = unsafe { loom::alloc::alloc(layout) };
-        if zeroed && !ptr.is_null() {
-            // SAFETY: `ptr` is a fresh block of `layout.size()` bytes.
-            unsafe { ptr.write_bytes(0, layout.size()) };
+        // A `loom::alloc::Track` in front of the block, as the model's
+        // `Header` is in front of a node: loom fails an execution that ends
+        // with a `Track` alive. (Not `loom::alloc::alloc`: loom 0.7 tracks
+        // the null answer of a failed allocation too, and reports it as a
+        // leak; the review found it: models/tests/loom_alloc_failure.rs.)
+        let Some((full, offset)) = tracked_layout(layout) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: `full` is at least as large as `layout` (nonzero).
+        let base = unsafe { alloc::alloc::alloc(full) };
+        if base.is_null() {
+            return base;
         }
-        ptr
+        // SAFETY: `base` is a fresh block of `full`, which starts with room
+        // for a `Track`, aligned for it; the block proper starts at
+        // `offset`, inside it, with `layout.size()` bytes after it.
+        unsafe {
+            base.cast::<loom::alloc::Track<()>>()
+                .write(loom::alloc::Track::new(()));
+            let ptr = base.add(offset);
+            if zeroed {
+                ptr.write_bytes(0, layout.size());
+            }
+            ptr
+        }
     }
     #[cfg(not(kovan_map_loom))]
     {
@@ -149,17 +167,32 @@ pub(crate) unsafe fn alloc_bytes(layout: core::alloc::Layout, zeroed: bool) -> *
 /// dropped in place first, where that matters).
 pub(crate) unsafe fn free_bytes(ptr: *mut u8, layout: core::alloc::Layout) {
     #[cfg(kovan_map_loom)]
-    // SAFETY: the caller's contract: a block `loom::alloc::alloc` returned
-    // for `layout`, freed only here.
-    unsafe {
-        loom::alloc::dealloc(ptr, layout)
-    };
+    {
+        let (full, offset) = tracked_layout(layout).expect("the layout `alloc_bytes` used");
+        // SAFETY: the caller's contract: `ptr` is `offset` bytes into a
+        // block of `full` that `alloc_bytes` made, with its `Track` at the
+        // start; the `Track` is dropped once (the block is freed once).
+        unsafe {
+            let base = ptr.sub(offset);
+            core::ptr::drop_in_place(base.cast::<loom::alloc::Track<()>>());
+            alloc::alloc::dealloc(base, full);
+        }
+    }
     #[cfg(not(kovan_map_loom))]
     // SAFETY: the caller's contract: a block of the global allocator for
     // `layout`, freed only here.
     unsafe {
         alloc::alloc::dealloc(ptr, layout)
     };
+}
+
+/// Under loom, the layout of a block of `layout` behind its `Track`, and
+/// the block's offset in it.
+#[cfg(kovan_map_loom)]
+fn tracked_layout(layout: core::alloc::Layout) -> Option<(core::alloc::Layout, usize)> {
+    core::alloc::Layout::new::<loom::alloc::Track<()>>()
+        .extend(layout)
+        .ok()
 }
 
 /// An array of `n > 0` null links, the caller's until it hands it to

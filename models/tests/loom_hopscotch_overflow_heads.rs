@@ -84,7 +84,7 @@ fn two_writers_switching_one_table_to_overflow_mode_publish_one_array() {
     // (use after free, or a double free when the table drops it), two
     // arrays published (a key pushed into an array nobody reads), a push
     // lost to the switch, a loser that leaks its own array (loom's leak
-    // check: the model allocates link arrays through `loom::alloc`; mutant
+    // check: under loom a link array carries a loom `Track`; mutant
     // `hs-overflow-heads-loser-leaks`, caught in 4 s. While the array was
     // a plain boxed slice this claim was false: the leak passed).
     loom_race_bounds(
@@ -175,7 +175,7 @@ fn two_copiers_switching_two_homes_of_the_new_table_publish_one_array() {
     // success ordering on the publishing CAS; loom's causality check); a
     // copy lost or doubled (the check reads every key, and its iteration
     // finishes the resize); a loser that leaks its array (loom's leak
-    // check, since the model allocates link arrays through `loom::alloc`;
+    // check, since under loom a link array carries a loom `Track`;
     // planted while the array was a plain boxed slice, it passed). Would
     // NOT catch a copier that sets `OVERFLOW` before publishing (no thread
     // reads that home in between here; the reader scenario above catches
