@@ -150,6 +150,12 @@ impl<'d, K, V> Dummy<'d, K, V> {
         dummy_key(self.bucket)
     }
 
+    /// The dummy's bucket index.
+    #[inline]
+    pub(crate) fn bucket(self) -> usize {
+        self.bucket
+    }
+
     /// The list word that points at this dummy.
     #[inline]
     fn word<'g>(self, guard: &'g Guard) -> Shared<'g, Node<K, V>> {

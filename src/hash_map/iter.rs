@@ -1,30 +1,27 @@
-//! Iteration: one pass along the split-ordered list, one guard per batch
-//! of runs between linked dummies.
+//! Iteration: the split-ordered list read in up to eight stretches at once
+//! (`lanes.rs`), one guard per round of a batch of each.
 //!
 //! # Guarantee
 //!
 //! An iterator yields every key that is present for the whole iteration
 //! exactly once, never yields a key twice, and yields each key with a value
 //! it held at some moment of the iteration. A key inserted or removed during
-//! the iteration may or may not be yielded. Each batch, from a dummy to a
-//! later dummy the walk meets, is read in one completed pass of `list::walk`
-//! (a pass that had to restart is forgotten, and the run read again from its
-//! dummy); dummies never die or move, and a node's place relative to them is
-//! fixed by its split-order key, so the batches read are disjoint and cover the
-//! list, however the table grows or shrinks meanwhile. The cost is one load
-//! per node and one per linked dummy, not one per bucket.
+//! the iteration may or may not be yielded. The stretches (lanes) are fixed
+//! when the iterator is made and partition the key space; within a lane each
+//! batch, from a dummy to a later dummy, is read in one completed pass with
+//! the steps of `list::walk` (a pass that had to restart is forgotten, and
+//! the batch read again from its dummy); dummies never die or move, and a
+//! node's place relative to them is fixed by its split-order key, so the
+//! batches read are disjoint and cover the list, however the table grows or
+//! shrinks meanwhile. The cost is one load per node and one per linked
+//! dummy, not one per bucket.
 
-use super::directory::{Directory, Dummy};
-use super::list::{self, Item};
+use super::directory::Directory;
+use super::lanes::Lanes;
 use super::HashMap;
 use crate::reclaim;
 use crate::sync;
 use alloc::vec::Vec;
-use core::cell::RefCell;
-use core::ops::ControlFlow;
-
-/// Entries plus dummies an iterator reads under one guard (at least).
-const BATCH: usize = 64;
 
 /// How many buckets ahead of the walk (in list order) a batch prefetches.
 pub(super) const PREFETCH_AHEAD: u64 = 8;
@@ -59,12 +56,9 @@ pub(super) fn prefetch_from<K, V, S>(map: &HashMap<K, V, S>) -> Option<&Director
 /// ```
 pub struct Iter<'a, K: 'static, V: 'static, S> {
     _map: &'a HashMap<K, V, S>,
-    /// Where to prefetch from (see [`prefetch_from`]), decided once.
-    ahead: Option<&'a Directory<K, V>>,
-    /// The dummy the next run starts from; `None` once the list's end was
-    /// read.
-    at: Option<Dummy<'a, K, V>>,
-    /// The entries of the last run read, in reverse list order.
+    /// The stretches of the list read in turn (`lanes.rs`).
+    lanes: Lanes<'a, K, V, (K, V)>,
+    /// The entries of the last round read, handed out from the end.
     batch: Vec<(K, V)>,
 }
 
@@ -104,9 +98,11 @@ pub struct IntoIter<K, V> {
 }
 
 impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
-    /// An iterator over `(K, V)` clones of the entries, in split order (by
-    /// bit-reversed hash). It holds a guard only while it reads one batch of
-    /// the list (about 64 entries and bucket dummies).
+    /// An iterator over `(K, V)` clones of the entries, in no particular
+    /// order: it reads up to eight stretches of the table at once, a batch
+    /// of each in turn, so that their cache misses overlap. It holds a guard
+    /// only while it reads one such round (about 64 entries and bucket
+    /// dummies in all).
     ///
     /// # Linearizability
     ///
@@ -129,8 +125,7 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     pub fn iter(&self) -> Iter<'_, K, V, S> {
         Iter {
             _map: self,
-            ahead: prefetch_from(self),
-            at: Some(self.dir.first()),
+            lanes: Lanes::new(&self.dir),
             batch: Vec::new(),
         }
     }
@@ -171,64 +166,6 @@ impl<K: 'static, V: 'static, S> HashMap<K, V, S> {
     }
 }
 
-/// Reads one batch of the list from the dummy `at` under `guard` into
-/// `out` (`extract` of each live node, in list order), the batch ending at
-/// the first dummy met after about [`BATCH`] entries and dummies; answers
-/// that dummy, or `None` at the list's end. A pass that must restart
-/// forgets what it put into `out` and reads the batch again from `at`.
-pub(super) fn read_batch<'d: 'g, 'g, K, V, T>(
-    ahead: Option<&'g Directory<K, V>>,
-    at: Dummy<'d, K, V>,
-    guard: &'g reclaim::Guard,
-    out: &mut Vec<T>,
-    extract: impl Fn(&'g super::list::Node<K, V>) -> T,
-) -> Option<Dummy<'d, K, V>> {
-    let batch = RefCell::new(core::mem::take(out));
-    let crossed = core::cell::Cell::new(0usize);
-    // The dummies this batch will meet, fetched ahead (a hint only: see
-    // `Directory::prefetch_ahead`); the size is the table's now, so the
-    // guesses are right unless it grows or shrinks meanwhile.
-    let ahead = ahead.filter(|_| sync::PREFETCH);
-    let size = ahead.map_or(0, Directory::size_acquire);
-    if let Some(dir) = ahead {
-        let key = at.key();
-        for n in 1..=PREFETCH_AHEAD {
-            dir.prefetch_ahead(key, size, n, None);
-        }
-    }
-    let next = list::walk(
-        at,
-        guard,
-        |item| match item {
-            Item::Dummy(dummy) => {
-                if let Some(dir) = ahead {
-                    let key = dummy.key();
-                    dir.prefetch_ahead(key, size, PREFETCH_AHEAD, None);
-                    dir.prefetch_ahead(key, size, PREFETCH_AHEAD / 2, Some(guard));
-                }
-                crossed.set(crossed.get() + 1);
-                if crossed.get() + batch.borrow().len() >= BATCH {
-                    ControlFlow::Break(dummy)
-                } else {
-                    ControlFlow::Continue(())
-                }
-            }
-            Item::Node(node) => {
-                batch.borrow_mut().push(extract(node));
-                ControlFlow::Continue(())
-            }
-        },
-        // The abandoned pass's entries are forgotten: the next pass reads
-        // the batch whole.
-        || {
-            batch.borrow_mut().clear();
-            crossed.set(0);
-        },
-    );
-    *out = batch.into_inner();
-    next
-}
-
 impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {
     type Item = (K, V);
 
@@ -237,14 +174,37 @@ impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Iter<'_, K, V, S> {
             if let Some(entry) = self.batch.pop() {
                 return Some(entry);
             }
-            let at = self.at?;
-            let guard = reclaim::pin();
-            let next = read_batch(self.ahead, at, &guard, &mut self.batch, |node| {
-                (node.key().clone(), node.value().clone())
-            });
-            self.at = next;
-            self.batch.reverse();
+            if self.lanes.is_done() {
+                return None;
+            }
+            self.read_round();
         }
+    }
+
+    /// Hands out whole rounds (what `count`, `sum`, `for_each` and most
+    /// adapters use), not one `next` per entry.
+    fn fold<B, F: FnMut(B, (K, V)) -> B>(mut self, init: B, mut f: F) -> B {
+        let mut acc = init;
+        loop {
+            for entry in self.batch.drain(..) {
+                acc = f(acc, entry);
+            }
+            if self.lanes.is_done() {
+                return acc;
+            }
+            self.read_round();
+        }
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static, S> Iter<'_, K, V, S> {
+    /// Reads the next round of the lanes into the batch, under a guard of
+    /// its own.
+    fn read_round(&mut self) {
+        let guard = reclaim::pin();
+        self.lanes.read_round(&guard, &mut self.batch, |node| {
+            (node.key().clone(), node.value().clone())
+        });
     }
 }
 
@@ -254,6 +214,10 @@ impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Keys<'_, K, V, S> {
     fn next(&mut self) -> Option<K> {
         self.iter.next().map(|(key, _)| key)
     }
+
+    fn fold<B, F: FnMut(B, K) -> B>(self, init: B, mut f: F) -> B {
+        self.iter.fold(init, |acc, (key, _)| f(acc, key))
+    }
 }
 
 impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Values<'_, K, V, S> {
@@ -261,6 +225,10 @@ impl<K: Clone + 'static, V: Clone + 'static, S> Iterator for Values<'_, K, V, S>
 
     fn next(&mut self) -> Option<V> {
         self.iter.next().map(|(_, value)| value)
+    }
+
+    fn fold<B, F: FnMut(B, V) -> B>(self, init: B, mut f: F) -> B {
+        self.iter.fold(init, |acc, (_, value)| f(acc, value))
     }
 }
 

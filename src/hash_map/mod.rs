@@ -18,6 +18,7 @@
 
 mod directory;
 mod iter;
+mod lanes;
 mod list;
 #[cfg(feature = "rayon")]
 pub mod par;

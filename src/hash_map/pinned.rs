@@ -17,7 +17,7 @@
 //!   and only then answer a reference into their own node.
 
 use super::directory::node_key;
-use super::iter::read_batch;
+use super::lanes::Lanes;
 use super::list::{self, Node, Search};
 use super::{pending_node, HashMap};
 use crate::payload::Pending;
@@ -78,20 +78,19 @@ where
 /// An iterator over `(&K, &V)` under a [`Pinned`] handle; see
 /// [`Pinned::iter`].
 pub struct PinnedIter<'p, K: 'static, V: 'static> {
-    /// Where to prefetch from (see `iter::prefetch_from`), decided once.
-    ahead: Option<&'p super::directory::Directory<K, V>>,
-    at: Option<super::directory::Dummy<'p, K, V>>,
+    /// The stretches of the list read in turn (`lanes.rs`).
+    lanes: Lanes<'p, K, V, (&'p K, &'p V)>,
     guard: &'p Guard,
-    /// The entries of the last batch read, in reverse list order.
+    /// The entries of the last round read, handed out from the end.
     batch: Vec<(&'p K, &'p V)>,
 }
 
 impl<'p, K: 'static, V: 'static> PinnedIter<'p, K, V> {
-    /// From the map's first bucket, under the handle's `guard`.
+    /// The lanes of the map's table as it is now, read under the handle's
+    /// `guard`.
     fn new<S>(map: &'p HashMap<K, V, S>, guard: &'p Guard) -> Self {
         PinnedIter {
-            ahead: super::iter::prefetch_from(map),
-            at: Some(map.dir.first()),
+            lanes: Lanes::new(&map.dir),
             guard,
             batch: Vec::new(),
         }
@@ -106,16 +105,13 @@ impl<'p, K: 'static, V: 'static> Iterator for PinnedIter<'p, K, V> {
             if let Some(entry) = self.batch.pop() {
                 return Some(entry);
             }
-            let at = self.at?;
-            let next = read_batch(
-                self.ahead,
-                at,
-                self.guard,
-                &mut self.batch,
-                |node: &'p Node<K, V>| (node.key(), node.value()),
-            );
-            self.at = next;
-            self.batch.reverse();
+            if self.lanes.is_done() {
+                return None;
+            }
+            self.lanes
+                .read_round(self.guard, &mut self.batch, |node: &'p Node<K, V>| {
+                    (node.key(), node.value())
+                });
         }
     }
 }
