@@ -106,11 +106,13 @@ fn dummy_lane(b: usize, bits: u32) -> usize {
     usize::from(REVERSED[b & 7]) >> (LANE_BITS - bits)
 }
 
-/// A lane reading in the current round: its walk, its place, its buffer.
+/// A lane reading in the current round: its walk, its place, its buffer,
+/// and how its batch ended (`More` while it reads).
 struct Active<'a, 'd, 'g, K, V, T> {
     walk: Walk<'d, 'g, K, V>,
     lane: &'a mut Lane<'d, K, V>,
     buf: &'a mut Vec<T>,
+    end: Step<'d, K, V>,
 }
 
 /// The most lanes.
@@ -177,6 +179,13 @@ impl<'d, K: 'static, V: 'static, T> Lanes<'d, K, V, T> {
     /// lane's stretch) to `out`, a lane's batch after another's. A lane
     /// whose pass must restart forgets its own batch and reads it again
     /// from its dummy; the other lanes go on.
+    ///
+    /// A round is all or nothing: the lanes' places move and the entries
+    /// reach `out` only when every lane's batch is read. If `extract`
+    /// panics (a `Clone` of a key or value), nothing of the round is kept,
+    /// and a later call reads the whole round again, so an iterator whose
+    /// caller caught the panic still yields every key once (the review's
+    /// `tests/iteration_lanes_panic.rs`).
     pub(super) fn read_round<'g>(
         &mut self,
         guard: &'g Guard,
@@ -190,10 +199,18 @@ impl<'d, K: 'static, V: 'static, T> Lanes<'d, K, V, T> {
         let mut active: [Option<Active<'_, 'd, 'g, K, V, T>>; LANES] = Default::default();
         let mut left = 0;
         for (lane, buf) in self.lanes.iter_mut().zip(self.bufs.iter_mut()) {
+            // What a round that panicked left here is not kept.
+            buf.clear();
             let walk = Walk::new(dir, lane.at, guard);
-            active[left] = Some(Active { walk, lane, buf });
+            active[left] = Some(Active {
+                walk,
+                lane,
+                buf,
+                end: Step::More,
+            });
             left += 1;
         }
+        let count = left;
         while left > 0 {
             let mut j = 0;
             while j < left {
@@ -207,11 +224,18 @@ impl<'d, K: 'static, V: 'static, T> Lanes<'d, K, V, T> {
                         j += 1;
                         continue;
                     }
-                    Step::Batch(dummy) => a.lane.at = dummy,
-                    Step::Finished => a.lane.finished = true,
+                    end => a.end = end,
                 }
                 left -= 1;
                 active.swap(j, left);
+            }
+        }
+        // Every batch is read: now the lanes move on.
+        for a in active.iter_mut().take(count).flatten() {
+            match a.end {
+                Step::Batch(dummy) => a.lane.at = dummy,
+                Step::Finished => a.lane.finished = true,
+                Step::More => unreachable!("a lane's batch ended"),
             }
         }
         for buf in &mut self.bufs {
