@@ -71,7 +71,11 @@ fn run(stable: &[u64], churn_mask: u64, millis: u64, pinned: bool) {
                 }
             }
             for &k in stable {
-                assert_eq!(seen.get(&k), Some(&1), "pass {pass}: stable key {k}: {seen:?}");
+                assert_eq!(
+                    seen.get(&k),
+                    Some(&1),
+                    "pass {pass}: stable key {k}: {seen:?}"
+                );
             }
             if let Some((k, n)) = seen.iter().find(|(_, &n)| n > 1) {
                 panic!("pass {pass}: key {k} yielded {n} times");
