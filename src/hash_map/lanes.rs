@@ -319,9 +319,12 @@ impl<'d: 'g, 'g, K: 'static, V: 'static> Walk<'d, 'g, K, V> {
             }
             Item::Node(node) => {
                 // ORDERING: Acquire pairs with the AcqRel CAS that wrote
-                // `next`. As `LINEARIZATION(get)` in `list::walk`: a word
-                // without a dead tag shows the node live at this load, so
-                // its value is one the key held during the iteration.
+                // `next`.
+                // LINEARIZATION(iter): not one point (iteration is weakly
+                // consistent): each entry yielded is read at this load, which
+                // found its node live (as `LINEARIZATION(get)` in
+                // `list::walk`), so its value is one the key held during the
+                // iteration.
                 let next = node.next.load(Ordering::Acquire, guard);
                 if !is_dead(next) {
                     self.read += 1;
