@@ -20,7 +20,9 @@ cd "$(dirname "$0")/promela"
 # linearization point), inv (a representation invariant or the abstraction
 # function), dummy (split_order: a link word whose DUMMY flag disagrees with
 # what it points at, a dummy dereferenced as a node or a node as a dummy, a
-# dummy tagged dead or unlinked), cycle (a non-progress cycle). An optional
+# dummy tagged dead or unlinked), iter (split_order's iteration: a key
+# yielded twice, a key present throughout not yielded, or a value the key
+# never held while the iteration ran), cycle (a non-progress cycle). An optional
 # fifth column adds defines: -DSCENARIO_* pick one of a model's scenarios
 # (always kept); any other define shrinks a scenario to keep the default
 # run within a few minutes on 2 cores, and PROOFS_FULL=1 drops those (the
@@ -60,6 +62,13 @@ split_order  READER_USES_CLAIMED             safety   uaf
 split_order  READER_STOPS_AT_DUMMY           safety   lin
 split_order  SHORTCUT_ABOVE_FLOOR            safety   lin
 split_order  SHORTCUT_ON_CLAIMED             safety   lin   -DSCENARIO_FLOOR2
+split_order  -                               safety   -     -DSCENARIO_ITER
+split_order  -                               safety   -     -DSCENARIO_ITER_REPLACE_FIRST
+split_order  -                               progress -     -DSCENARIO_ITER_REPLACE_FIRST
+split_order  ITER_NO_LO_SKIP                 safety   iter  -DSCENARIO_ITER
+split_order  ITER_NO_HI_STOP                 safety   iter  -DSCENARIO_ITER
+split_order  ITER_NO_RECHECK                 safety   uaf   -DSCENARIO_ITER
+split_order  ITER_KEEPS_ABANDONED            safety   iter  -DSCENARIO_ITER_REPLACE_FIRST
 '
 
 # The kind of the first violation in a pan log (see the RUNS comment).
@@ -71,6 +80,7 @@ kind_of() {
     *"invalid end state"*) echo deadlock ;;
     *"prot["*) echo uaf ;;
     *"is_dummy["*) echo dummy ;;
+    *"it_count["*|*"it_gone["*|*"it_vals["*) echo iter ;;
     *ca_*) echo inv ;;
     *amap*|*"seen["*) echo lin ;;
     *"assertion violated"*) echo inv ;;

@@ -69,7 +69,8 @@
  * own, since two mutants make it visible); the size load and bucket 1's
  * entry load are one step (exact: see LOADS). Not modelled: directory
  * segments and grow's segment CAS (entry D1 exists, zeroed, from the
- * start), shrink, clear, iteration, the len counters (A's grow is the
+ * start), shrink, clear, iteration outside -DSCENARIO_ITER (below), the
+ * rayon split, the len counters (A's grow is the
  * growth decision's CAS, taken unconditionally), hash collisions (so
  * search's pred is always ipred), memory orderings (spin is SC).
  * Bucket states: the code keeps a bucket's two state bits in a 64-bit word
@@ -122,6 +123,9 @@
  * walk follows n1's DELETED word and takes D1 for a node (dummy).
  */
 
+#ifdef SCENARIO_ITER_REPLACE_FIRST
+#define SCENARIO_ITER
+#endif
 #define NP 3
 #define NN 7
 #define NK 6
@@ -212,6 +216,74 @@ inline check_abs() {
     assert(dstate[D1] != LINKED || ca_d1);   /* a LINKED entry is in the list */
     ca_c = 0; ca_n = 0; ca_k = 0; ca_w = 0; ca_d1 = 0;
     ca_f1 = 0; ca_f3 = 0; ca_f5 = 0
+}
+
+/* ---- -DSCENARIO_ITER: HashMap iteration in lanes (src/hash_map/lanes.rs) ----
+ * Process C runs one iteration instead of its two gets, racing A's growth
+ * and insert(5) and B's remove(1) and replace of 3. Lanes::new reads the
+ * size: size 1 gives one lane (the whole list from D0); size 2 gives two,
+ * the stretches of split-order keys [0, 2) (from D0) and [2, ..) (from
+ * reader_start(1): D1 if LINKED, else the parent D0, whose nodes before the
+ * stretch the lane skips). Each lane reads batches: Walk::step per element
+ * (a dummy at or past the stretch's end, or a node at or past it, ends the
+ * lane; at a dummy after LANE_BATCH elements the batch ends there and the
+ * lane resumes from it in the next round, under a new guard; a node of the
+ * stretch is collected; a dead run is followed only while it still hangs
+ * off the last live predecessor, else the batch restarts from its dummy and
+ * forgets what it collected). A round steps the lanes in turn, one element
+ * each, until every lane's batch ended; its batches are then yielded.
+ * Checked at the end (kind iter): no key yielded twice; a key present for
+ * the whole iteration yielded once; a yielded value one the key held during
+ * the iteration. -DSCENARIO_ITER_REPLACE_FIRST: B replaces 3 before it
+ * removes 1, so a lane can collect n1, meet n3 replaced and unlinked, and
+ * restart its batch with n1 still live (the case for forgetting the
+ * abandoned pass).
+ * Mutants (-DSCENARIO_ITER):
+ *   MUTANT_ITER_NO_LO_SKIP        a lane yields the nodes before its stretch
+ *                                 (lane 1 started at D0)            -> iter
+ *   MUTANT_ITER_NO_HI_STOP        a lane does not stop at a node past its
+ *                                 stretch (D1 not linked yet)       -> iter
+ *   MUTANT_ITER_NO_RECHECK        a lane follows a dead run without checking
+ *                                 it still hangs off its predecessor -> uaf
+ *   MUTANT_ITER_KEEPS_ABANDONED   a restarted batch keeps what the abandoned
+ *                                 pass collected (-DSCENARIO_ITER_REPLACE_
+ *                                 FIRST)                             -> iter
+ */
+#ifdef SCENARIO_ITER
+#define LANE_BATCH 2
+#define L_MORE 0
+#define L_BATCH 1
+#define L_FIN 2
+/* a key's index in the ghost arrays below: keys 1, 3, 5 */
+#define KI(k) ((k) / 2)
+bool it_on;
+bool it_gone[3];        /* absent at some moment of the iteration */
+byte it_vals[3];        /* bitmask of the values held during it */
+byte it_count[3];       /* times yielded */
+byte it_val[3];         /* the value yielded */
+#endif
+
+/* after every change of amap, inside the LP's atomic step */
+inline note_iter() {
+#ifdef SCENARIO_ITER
+    if
+    :: it_on ->
+        gi = 0;
+        do
+        :: gi < 3 ->
+            if
+            :: amap[2 * gi + 1] == NONE -> it_gone[gi] = 1
+            :: else -> it_vals[gi] = it_vals[gi] | (1 << amap[2 * gi + 1])
+            fi;
+            gi++
+        :: else -> break
+        od;
+        gi = 0
+    :: else -> skip
+    fi
+#else
+    skip
+#endif
 }
 
 /* protect what a word points at, if a node (dummies need no protection) */
@@ -502,6 +574,205 @@ inline get(k) {
     end_op()
 }
 
+#ifdef SCENARIO_ITER
+/* a lane's batch forgets what it collected (a restart, a new batch) */
+#define FORGET(L) ln_bufc[L * 3] = 0; ln_bufc[L * 3 + 1] = 0; ln_bufc[L * 3 + 2] = 0
+
+/* Walk::step of lane L: one element (see the scenario's comment) */
+inline lane_step(L) {
+    if
+    :: ln_curr[L] == 0 -> ln_end[L] = L_FIN      /* the end of the list */
+    :: ln_curr[L] != 0 && FLAG(ln_curr[L]) ->
+        d_step {
+            assert(is_dummy[PTR(ln_curr[L])]);
+            ln_read[L]++;
+            if
+            :: skey[PTR(ln_curr[L])] >= ln_hi[L] -> ln_end[L] = L_FIN
+            :: skey[PTR(ln_curr[L])] < ln_hi[L] && ln_read[L] >= LANE_BATCH ->
+                ln_end[L] = L_BATCH; ln_at[L] = PTR(ln_curr[L])
+            :: else ->
+                ln_pred[L] = PTR(ln_curr[L]); ln_curr[L] = nw[ln_pred[L]];
+                NPROTECT(ln_curr[L]); ln_runs[L] = 0
+            fi
+        }
+    :: ln_curr[L] != 0 && !FLAG(ln_curr[L]) ->
+        d_step {
+            assert(!is_dummy[PTR(ln_curr[L])]);   /* item(): a node */
+            DEREF(PTR(ln_curr[L])); w = nw[PTR(ln_curr[L])]; NPROTECT(w);
+            kk = skey[PTR(ln_curr[L])];
+            if
+            :: !DEAD(w) ->
+                ln_read[L]++;
+#ifndef MUTANT_ITER_NO_HI_STOP
+                if
+                :: kk >= ln_hi[L] -> ln_end[L] = L_FIN
+                :: else ->
+#endif
+#ifndef MUTANT_ITER_NO_LO_SKIP
+                    if
+                    :: kk >= ln_lo[L] ->
+#endif
+                        ln_bufc[L * 3 + KI(kk)]++;
+                        ln_bufv[L * 3 + KI(kk)] = val[PTR(ln_curr[L])]
+#ifndef MUTANT_ITER_NO_LO_SKIP
+                    :: else -> skip
+                    fi
+#endif
+                    ;
+                    ln_pred[L] = PTR(ln_curr[L]); ln_curr[L] = w; ln_runs[L] = 0
+#ifndef MUTANT_ITER_NO_HI_STOP
+                fi
+#endif
+            :: DEAD(w) -> skip
+            fi;
+            kk = 0;
+            if
+            :: !DEAD(w) -> w = 0
+            :: else -> skip
+            fi
+        }
+        if
+        :: DEAD(w) ->
+            /* the dead run must still hang off pred (else restart) */
+            d_step {
+                if
+                :: ln_runs[L] != 0 -> first = ln_runs[L]
+                :: else -> first = ln_curr[L]
+                fi;
+                HOLDER(ln_pred[L]); pw = nw[ln_pred[L]];
+#ifdef MUTANT_ITER_NO_RECHECK
+                pw = first;
+#endif
+                if
+                :: pw != first ->
+                    /* restart the batch from its dummy */
+#ifndef MUTANT_ITER_KEEPS_ABANDONED
+                    FORGET(L);
+#endif
+                    ln_pred[L] = ln_at[L]; ln_curr[L] = nw[ln_at[L]];
+                    NPROTECT(ln_curr[L]); ln_runs[L] = 0; ln_read[L] = 0
+                :: else -> ln_runs[L] = first; ln_curr[L] = TARGET(w)
+                fi;
+                first = 0; pw = 0; w = 0
+            }
+        :: else -> skip
+        fi
+    fi
+}
+
+/* a batch's start at its dummy, under the round's guard */
+inline lane_begin(L) {
+    d_step {
+        ln_pred[L] = ln_at[L]; ln_curr[L] = nw[ln_at[L]]; NPROTECT(ln_curr[L]);
+        ln_runs[L] = 0; ln_read[L] = 0; FORGET(L); ln_end[L] = L_MORE
+    }
+}
+
+/* the round's end: lane L's batch is yielded */
+inline lane_yield(L) {
+    d_step {
+        gi = 0;
+        do
+        :: gi < 3 ->
+            if
+            :: ln_bufc[L * 3 + gi] != 0 ->
+                it_count[gi] = it_count[gi] + ln_bufc[L * 3 + gi];
+                it_val[gi] = ln_bufv[L * 3 + gi]
+            :: else -> skip
+            fi;
+            gi++
+        :: else -> break
+        od;
+        gi = 0; FORGET(L);
+        if
+        :: ln_end[L] == L_FIN -> ln_live[L] = 0
+        :: else -> skip
+        fi
+    }
+}
+
+/* HashMap::iter to the end (Iter::next, Lanes::new, Lanes::read_round) */
+inline iterate() {
+    d_step {
+        it_on = 1;
+        gi = 0;
+        do
+        :: gi < 3 ->
+            if
+            :: amap[2 * gi + 1] == NONE -> it_gone[gi] = 1
+            :: else -> it_vals[gi] = 1 << amap[2 * gi + 1]
+            fi;
+            gi++
+        :: else -> break
+        od;
+        gi = 0;
+        /* Lanes::new: the size */
+        ln_lo[0] = 0; ln_at[0] = D0; ln_live[0] = 1;
+        if
+        :: size == 1 -> ln_hi[0] = 255; ln_live[1] = 0
+        :: else -> ln_hi[0] = 2; ln_lo[1] = 2; ln_hi[1] = 255; ln_live[1] = 1
+        fi
+    }
+    /* lane 1's start: reader_start(1), one load of the entry */
+    d_step {
+        if
+        :: ln_live[1] && dstate[D1] == LINKED -> ln_at[1] = D1
+        :: ln_live[1] && dstate[D1] == 0 && 1 < FLOOR -> ln_live[1] = 0
+        :: ln_live[1] && !(dstate[D1] == LINKED) && !(dstate[D1] == 0 && 1 < FLOOR) ->
+            ln_at[1] = D0
+        :: else -> skip
+        fi
+    }
+    do
+    :: !ln_live[0] && !ln_live[1] -> break
+    :: else ->
+        skip;                            /* (spin: no jump into a d_step) */
+        pin();
+        if
+        :: ln_live[0] -> lane_begin(0)
+        :: else -> ln_end[0] = L_FIN
+        fi;
+        if
+        :: ln_live[1] -> lane_begin(1)
+        :: else -> ln_end[1] = L_FIN
+        fi;
+        do
+        :: ln_end[0] != L_MORE && ln_end[1] != L_MORE -> break
+        :: else ->
+            if
+            :: ln_end[0] == L_MORE -> lane_step(0)
+            :: else -> skip
+            fi;
+            if
+            :: ln_end[1] == L_MORE -> lane_step(1)
+            :: else -> skip
+            fi
+        od;
+        if
+        :: ln_live[0] -> lane_yield(0)
+        :: else -> skip
+        fi;
+        if
+        :: ln_live[1] -> lane_yield(1)
+        :: else -> skip
+        fi
+    od;
+    skip;
+    d_step {
+        gi = 0;
+        do
+        :: gi < 3 ->
+            assert(it_count[gi] <= 1);                      /* no key twice */
+            assert(it_gone[gi] || it_count[gi] == 1);       /* none lost */
+            assert(it_count[gi] == 0 || (it_vals[gi] & (1 << it_val[gi])));
+            gi++
+        :: else -> break
+        od;
+        gi = 0; it_on = 0
+    }
+}
+#endif
+
 /* HashMap::tidy: one more writer's search of the key */
 inline tidy(k) {
     writer_start(k);
@@ -534,7 +805,7 @@ inline remove(k) {
 #endif
                     ok = 1;
                     assert(amap[k] == val[s_node]); res = val[s_node];
-                    amap[k] = NONE; note_absent();
+                    amap[k] = NONE; note_absent(); note_iter();
                     check_abs()
                 :: else -> ok = 0
                 fi
@@ -575,7 +846,7 @@ inline insert(k, v, n) {
                     /* LINEARIZATION(insert): the push of a new key */
                     nw[ipred] = MK(n, 0, 0); published[n] = 1; ok = 1;
                     assert(amap[k] == NONE); res = NONE;
-                    amap[k] = v; note_absent(); check_abs()
+                    amap[k] = v; note_absent(); note_iter(); check_abs()
                 :: else -> ok = 0
                 fi
             }
@@ -596,7 +867,7 @@ inline insert(k, v, n) {
                     /* LINEARIZATION(insert): the REPLACED tag */
                     nw[s_node] = MK(n, 0, REP); published[n] = 1; ok = 1;
                     assert(amap[k] == val[s_node]); res = val[s_node];
-                    amap[k] = v; note_absent(); check_abs()
+                    amap[k] = v; note_absent(); note_iter(); check_abs()
                 :: else -> ok = 0
                 fi
             }
@@ -629,6 +900,12 @@ proctype Thread(byte me) {
     byte op, res, ok, w, kk, curr, pred, runs, first, pw, g_done;
     byte s_done, s_found, s_pred, s_node, s_next, ipred, isucc, tg;
     byte st, s_st, b, dw, k, k0, lk_first;
+#ifdef SCENARIO_ITER
+    /* the iterator's lanes (process C) */
+    byte ln_lo[2], ln_hi[2], ln_at[2], ln_pred[2], ln_curr[2], ln_runs[2];
+    byte ln_read[2], ln_end[2], ln_bufc[6], ln_bufv[6];
+    bool ln_live[2];
+#endif
     do
     :: op == 2 -> break
     :: else ->
@@ -639,10 +916,20 @@ proctype Thread(byte me) {
         :: me == 0 && op == 0 -> skip
 #endif
         :: me == 0 && op == 1 -> k = 5; insert(k, 1, 5)
+#ifndef SCENARIO_ITER_REPLACE_FIRST
         :: me == 1 && op == 0 -> k = 1; remove(k)
         :: me == 1 && op == 1 -> k = 3; insert(k, 2, 6)
+#else
+        :: me == 1 && op == 0 -> k = 3; insert(k, 2, 6)
+        :: me == 1 && op == 1 -> k = 1; remove(k)
+#endif
+#ifndef SCENARIO_ITER
         :: me == 2 && op == 0 -> k = 3; get(k)
         :: me == 2 && op == 1 -> k = 5; get(k)
+#else
+        :: me == 2 && op == 0 -> iterate()
+        :: me == 2 && op == 1 -> skip
+#endif
         fi;
         d_step {
             res = 0; ok = 0; g_done = 0; k = 0; st = 0;
