@@ -195,8 +195,11 @@ impl<'d, K: 'static, V: 'static, T> Lanes<'d, K, V, T> {
         'd: 'g,
     {
         let (dir, bits) = (self.dir, self.bits);
-        // The lanes still reading this round, in `active[..left]`.
+        // The lanes of this round; those still reading are
+        // `active[running[..left]]` (a lane that ends its batch leaves
+        // `running`, its walk stays in place: no walk is moved).
         let mut active: [Option<Active<'_, 'd, 'g, K, V, T>>; LANES] = Default::default();
+        let mut running = [0u8; LANES];
         let mut left = 0;
         for (lane, buf) in self.lanes.iter_mut().zip(self.bufs.iter_mut()) {
             // What a round that panicked left here is not kept.
@@ -208,14 +211,17 @@ impl<'d, K: 'static, V: 'static, T> Lanes<'d, K, V, T> {
                 buf,
                 end: Step::More,
             });
+            running[left] = left as u8;
             left += 1;
         }
         let count = left;
         while left > 0 {
             let mut j = 0;
             while j < left {
-                // `j < left <= LANES`: the mask only spares a bounds check.
-                let Some(a) = active[j & (LANES - 1)].as_mut() else {
+                // `j < left <= LANES` and `running` holds indices below
+                // `LANES`: the masks only spare bounds checks.
+                let i = usize::from(running[j & (LANES - 1)]) & (LANES - 1);
+                let Some(a) = active[i].as_mut() else {
                     unreachable!("a running lane has its walk");
                 };
                 let stretch = (bits, a.lane.index, a.lane.lo, a.lane.hi);
@@ -227,7 +233,7 @@ impl<'d, K: 'static, V: 'static, T> Lanes<'d, K, V, T> {
                     end => a.end = end,
                 }
                 left -= 1;
-                active.swap(j, left);
+                running.swap(j, left);
             }
         }
         // Every batch is read: now the lanes move on.
