@@ -79,32 +79,42 @@ impl Cursor {
         (rank.reverse_bits() >> (64 - bits)) as usize
     }
 
-    /// Prefetch hints for the homes this cursor reads next in a table of
-    /// `size` homes: the bucket of the home 8 ranks ahead, and the entry in
-    /// the slot of the home 4 ranks ahead (whose bucket the call 4 homes ago
+    /// What a step of an iterator over `table` reads: the home that covers
+    /// the position, and whether the position is that home's first (then
+    /// every key of the home is at or after it, and [`covers`](Self::covers)
+    /// need not be asked); and, as [`prefetch`](Self::prefetch), the hints
+    /// for the homes after it. One computation of the rank for all three.
+    ///
+    /// The hints: the bucket of the home 8 ranks ahead, and the entry in the
+    /// slot of the home 4 ranks ahead (whose bucket the step 4 homes ago
     /// prefetched). Homes are read in bit-reversed order, so each is in
     /// another part of the table, another page for a large one; this
     /// overlaps those misses with the reading of the current home. Hints
     /// only (see `Table::prefetch_home`).
-    pub(crate) fn prefetch<K, V>(&self, table: &super::table::Table<K, V>, guard: &reclaim::Guard) {
-        if !crate::sync::PREFETCH {
-            return;
-        }
+    #[inline]
+    pub(crate) fn visit<K, V>(
+        &self,
+        table: &super::table::Table<K, V>,
+        guard: &reclaim::Guard,
+        homes: &mut RankHomes,
+    ) -> (usize, bool) {
         let bits = table.size().trailing_zeros();
-        if bits < PREFETCH_MIN_BITS {
-            return;
+        if bits == 0 {
+            return (0, self.position == 0);
         }
-        let rank = self.position >> (64 - bits);
-        let home = |ahead: u64| {
-            let r = rank + ahead;
-            (r < 1u64 << bits).then(|| (r.reverse_bits() >> (64 - bits)) as usize)
-        };
-        if let Some(h) = home(8) {
-            table.prefetch_home(h);
+        let shift = 64 - bits;
+        let rank = self.position >> shift;
+        let aligned = self.position & ((1u64 << shift) - 1) == 0;
+        let (home, ahead4, ahead8) = homes.of(bits, rank);
+        if crate::sync::PREFETCH && bits >= PREFETCH_MIN_BITS {
+            if rank + 8 < 1u64 << bits {
+                table.prefetch_home(ahead8);
+            }
+            if rank + 4 < 1u64 << bits {
+                table.prefetch_entry(ahead4, guard);
+            }
         }
-        if let Some(h) = home(4) {
-            table.prefetch_entry(h, guard);
-        }
+        (home, aligned)
     }
 
     /// Whether a key of hash `hash` is at or after the position.
@@ -128,6 +138,67 @@ impl Cursor {
     }
 }
 
+/// The homes of ranks `r`, `r + 4` and `r + 8` in a table of `2^bits`
+/// homes (a home is its rank bit-reversed in `bits` bits), for ranks that
+/// grow by one a step, with one bit reversal per 8 ranks instead of three a
+/// step (x86-64 has no bit-reverse instruction: each is about 18). For
+/// `bits >= 3`, rank `8g + j` reversed is `8g` reversed plus `j` reversed
+/// in three bits, shifted to the top: `rev(8g + j) = rev(8g) + rev3(j) <<
+/// (bits - 3)`. So it keeps `rev(8g)` and `rev(8g + 8)` of the group `g`
+/// of the last rank asked for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RankHomes {
+    bits: u32,
+    group: u64,
+    base: [usize; 2],
+}
+
+impl RankHomes {
+    /// Knows no group yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            bits: 0,
+            group: 0,
+            base: [0; 2],
+        }
+    }
+
+    /// `rank`, `rank + 4` and `rank + 8` reversed in `bits` bits (`bits >=
+    /// 1`; ranks past the table's end give homes the caller does not use).
+    #[inline]
+    pub(crate) fn of(&mut self, bits: u32, rank: u64) -> (usize, usize, usize) {
+        let shift = 64 - bits;
+        if bits < 3 {
+            let home = |r: u64| (r.reverse_bits() >> shift) as usize;
+            return (home(rank), home(rank + 4), home(rank + 8));
+        }
+        /// `j` reversed in three bits.
+        const REV3: [usize; 8] = [0, 4, 2, 6, 1, 5, 3, 7];
+        let g = rank >> 3;
+        if self.bits != bits || g != self.group {
+            let base = |g: u64| ((g << 3).reverse_bits() >> shift) as usize;
+            self.base = if self.bits == bits && g == self.group.wrapping_add(1) {
+                [self.base[1], base(g + 1)]
+            } else {
+                [base(g), base(g + 1)]
+            };
+            self.bits = bits;
+            self.group = g;
+        }
+        let top = bits - 3;
+        let j = (rank & 7) as usize;
+        let home = self.base[0] + (REV3[j] << top);
+        // `rank + 4` is in group `g` for `j < 4`, else in `g + 1`.
+        let ahead4 = if j < 4 {
+            self.base[0] + (REV3[j + 4] << top)
+        } else {
+            self.base[1] + (REV3[j - 4] << top)
+        };
+        let ahead8 = self.base[1] + (REV3[j] << top);
+        (home, ahead4, ahead8)
+    }
+}
+
 /// An iterator over `(K, V)` clones of a [`HopscotchMap`]'s entries; see
 /// [`HopscotchMap::iter`].
 ///
@@ -141,6 +212,8 @@ impl Cursor {
 pub struct HopscotchIter<'a, K: 'static, V: 'static, S, const H: usize = 32> {
     map: &'a HopscotchMap<K, V, S, H>,
     cursor: Cursor,
+    /// The cursor's homes, computed a group of ranks at a time.
+    homes: RankHomes,
     /// The entries of the last home read.
     batch: Vec<(K, V)>,
 }
@@ -210,6 +283,7 @@ impl<K: 'static, V: 'static, S, const H: usize> HopscotchMap<K, V, S, H> {
         HopscotchIter {
             map: self,
             cursor: Cursor::start(),
+            homes: RankHomes::new(),
             batch: Vec::new(),
         }
     }
@@ -271,19 +345,16 @@ impl<K: Clone + 'static, V: Clone + 'static, S, const H: usize> Iterator
             let mut homes = 0;
             while !self.cursor.done() && homes < BATCH_HOMES && self.batch.len() < BATCH_ENTRIES {
                 let size = table.size();
-                self.cursor.prefetch(table, &guard);
+                let (home, aligned) = self.cursor.visit(table, &guard, &mut self.homes);
                 entries.clear();
-                if table
-                    .collect(self.cursor.home(size), &guard, &mut entries)
-                    .is_err()
-                {
+                if table.collect(home, &guard, &mut entries).is_err() {
                     // A resize froze the home meanwhile: finish it and
                     // read the new table.
                     table = self.map.stable_root(&guard);
                     continue;
                 }
                 for entry in &entries {
-                    if self.cursor.covers(entry.hash()) {
+                    if aligned || self.cursor.covers(entry.hash()) {
                         self.batch
                             .push((entry.key().clone(), entry.value().clone()));
                     }
@@ -376,3 +447,29 @@ impl<K, V> Iterator for HopscotchIntoIter<K, V> {
 }
 
 impl<K, V> ExactSizeIterator for HopscotchIntoIter<K, V> {}
+
+#[cfg(test)]
+mod tests {
+    use super::RankHomes;
+
+    #[test]
+    fn rank_homes_are_the_ranks_reversed() {
+        // Ranks in order, as an iterator asks, then a jump (a resize, a
+        // new batch), for every table size up to 2^12 homes.
+        for bits in 1..=12u32 {
+            let mut homes = RankHomes::new();
+            let rev = |r: u64| (r.reverse_bits() >> (64 - bits)) as usize;
+            let size = 1u64 << bits;
+            for rank in (0..size).chain([size / 2, 3, size - 1, 0]) {
+                let (home, ahead4, ahead8) = homes.of(bits, rank);
+                assert_eq!(home, rev(rank), "bits {bits} rank {rank}");
+                if rank + 4 < size {
+                    assert_eq!(ahead4, rev(rank + 4), "bits {bits} rank {rank} + 4");
+                }
+                if rank + 8 < size {
+                    assert_eq!(ahead8, rev(rank + 8), "bits {bits} rank {rank} + 8");
+                }
+            }
+        }
+    }
+}

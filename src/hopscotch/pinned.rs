@@ -9,7 +9,7 @@
 //! this thread publishes itself is referenced only after
 //! [`reclaim::cover_own`] ran between its allocation and its commit.
 
-use super::iter::Cursor;
+use super::iter::{Cursor, RankHomes};
 use super::table::Search;
 use super::HopscotchMap;
 use crate::payload::Pending;
@@ -46,6 +46,8 @@ pub struct PinnedIter<'p, K: 'static, V: 'static, S, const H: usize = 32> {
     map: &'p HopscotchMap<K, V, S, H>,
     guard: &'p Guard,
     cursor: Cursor,
+    /// The cursor's homes, computed a group of ranks at a time.
+    homes: RankHomes,
     /// The entries of the last home read, in reverse order.
     batch: Vec<(&'p K, &'p V)>,
 }
@@ -57,6 +59,7 @@ impl<'p, K: 'static, V: 'static, S, const H: usize> PinnedIter<'p, K, V, S, H> {
             map,
             guard,
             cursor: Cursor::start(),
+            homes: RankHomes::new(),
             batch: Vec::new(),
         }
     }
@@ -79,17 +82,14 @@ impl<'p, K: 'static, V: 'static, S, const H: usize> Iterator for PinnedIter<'p, 
             let mut entries = Vec::new();
             while !self.cursor.done() && self.batch.len() < super::iter::BATCH_ENTRIES {
                 let size = table.size();
-                self.cursor.prefetch(table, self.guard);
+                let (home, aligned) = self.cursor.visit(table, self.guard, &mut self.homes);
                 entries.clear();
-                if table
-                    .collect(self.cursor.home(size), self.guard, &mut entries)
-                    .is_err()
-                {
+                if table.collect(home, self.guard, &mut entries).is_err() {
                     table = self.map.stable_root(self.guard);
                     continue;
                 }
                 for entry in &entries {
-                    if self.cursor.covers(entry.hash()) {
+                    if aligned || self.cursor.covers(entry.hash()) {
                         self.batch.push((entry.key(), entry.value()));
                     }
                 }
