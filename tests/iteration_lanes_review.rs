@@ -59,7 +59,7 @@ fn run(stable: &[u64], churn_mask: u64, millis: u64, pinned: bool) {
                     assert_eq!(k, v);
                     *seen.entry(*k).or_insert(0usize) += 1;
                 }
-            } else if pass % 2 == 0 {
+            } else if pass.is_multiple_of(2) {
                 map.iter().for_each(|(k, v)| {
                     assert_eq!(k, v);
                     *seen.entry(k).or_insert(0usize) += 1;
