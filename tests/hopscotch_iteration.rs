@@ -9,17 +9,9 @@
 
 mod common;
 
-use common::{FewHashes, Identity};
+use common::{counts, FewHashes, Identity};
 use kovan_map::HopscotchMap;
 use std::collections::BTreeMap;
-
-fn counts(keys: impl Iterator<Item = u64>) -> BTreeMap<u64, usize> {
-    let mut seen = BTreeMap::new();
-    for k in keys {
-        *seen.entry(k).or_insert(0) += 1;
-    }
-    seen
-}
 
 #[test]
 fn a_home_whose_keys_all_sit_in_its_overflow_list_is_read() {

@@ -6,20 +6,11 @@
 
 mod common;
 
-use common::{Identity, Rng};
+use common::{counts, Identity, Rng};
 use kovan_map::HashMap;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
-
-/// Counts of each key one pass yielded.
-fn counts(pass: impl Iterator<Item = u64>) -> BTreeMap<u64, usize> {
-    let mut seen = BTreeMap::new();
-    for k in pass {
-        *seen.entry(k).or_insert(0) += 1;
-    }
-    seen
-}
 
 #[test]
 fn lanes_that_start_at_an_ancestor_yield_only_their_own_stretch() {

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -474,4 +475,13 @@ pub fn at_rest<V: Clone + 'static, S: BuildHasher>(m: &kovan_map::HashMap<u64, V
         assert!(m.get(k).is_some(), "key {k} iterated, not found");
     }
     keys
+}
+
+/// How many times an iteration yielded each key.
+pub fn counts(pass: impl Iterator<Item = u64>) -> BTreeMap<u64, usize> {
+    let mut seen = BTreeMap::new();
+    for k in pass {
+        *seen.entry(k).or_insert(0) += 1;
+    }
+    seen
 }
