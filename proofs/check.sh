@@ -69,6 +69,11 @@ split_order  ITER_NO_LO_SKIP                 safety   iter  -DSCENARIO_ITER
 split_order  ITER_NO_HI_STOP                 safety   iter  -DSCENARIO_ITER
 split_order  ITER_NO_RECHECK                 safety   uaf   -DSCENARIO_ITER
 split_order  ITER_KEEPS_ABANDONED            safety   iter  -DSCENARIO_ITER_REPLACE_FIRST
+split_order  -                               safety   -     -DSCENARIO_FLOOR2 -DSCENARIO_ITER
+split_order  -                               safety   -     -DSCENARIO_ITER_ADJACENT
+split_order  -                               progress -     -DSCENARIO_ITER_ADJACENT
+split_order  ITER_CHECK_FIRST_ONLY           safety   uaf   -DSCENARIO_ITER_ADJACENT
+split_order  ITER_NO_RUN_START               progress cycle -DSCENARIO_ITER_ADJACENT
 '
 
 # The kind of the first violation in a pan log (see the RUNS comment).

@@ -123,7 +123,11 @@
  * walk follows n1's DELETED word and takes D1 for a node (dummy).
  */
 
-#ifdef SCENARIO_ITER_REPLACE_FIRST
+#if defined(SCENARIO_ITER_ADJACENT) && \
+    (defined(SCENARIO_FLOOR2) || defined(SCENARIO_ITER_REPLACE_FIRST))
+#error "SCENARIO_ITER_ADJACENT is a scenario of its own (size 1, no growth)"
+#endif
+#if defined(SCENARIO_ITER_REPLACE_FIRST) || defined(SCENARIO_ITER_ADJACENT)
 #define SCENARIO_ITER
 #endif
 #define NP 3
@@ -234,11 +238,24 @@ inline check_abs() {
  * each, until every lane's batch ended; its batches are then yielded.
  * Checked at the end (kind iter): no key yielded twice; a key present for
  * the whole iteration yielded once; a yielded value one the key held during
- * the iteration. -DSCENARIO_ITER_REPLACE_FIRST: B replaces 3 before it
- * removes 1, so a lane can collect n1, meet n3 replaced and unlinked, and
- * restart its batch with n1 still live (the case for forgetting the
- * abandoned pass).
- * Mutants (-DSCENARIO_ITER):
+ * the iteration. Checked at each collection (kind lin), in the step of the
+ * load that found the node live (LINEARIZATION(iter) in lanes.rs, as get's
+ * untagged load): the value read is the key's ghost value at that instant.
+ * Checked at each batch start and restart (kind dummy): the position the
+ * pass begins at is a dummy. -DSCENARIO_ITER_REPLACE_FIRST: B replaces 3
+ * before it removes 1, so a lane can collect n1, meet n3 replaced and
+ * unlinked, and restart its batch with n1 still live (the case for
+ * forgetting the abandoned pass).
+ * -DSCENARIO_ITER_ADJACENT: no growth (size 1: one lane, from D0), the list
+ * D0 -> n1 -> n3 -> nA (keys 1, 3, 5: no dummy between them), A: remove(3);
+ * remove(5), B: remove(1). n1 and n3 can both be dead and still linked
+ * when the lane meets them: a dead run of two, whose second node is
+ * re-checked against the run's first (n1) at pred (D0). nA is there so
+ * that the frozen link out of the run can name a node retired meanwhile
+ * (A's remove(5), after n1 and n3 were unlinked); with n3 last, that link
+ * is null and a lane that skips the second re-check ends harmlessly (tried:
+ * MUTANT_ITER_CHECK_FIRST_ONLY then passes).
+ * Mutants (-DSCENARIO_ITER unless another scenario is named):
  *   MUTANT_ITER_NO_LO_SKIP        a lane yields the nodes before its stretch
  *                                 (lane 1 started at D0)            -> iter
  *   MUTANT_ITER_NO_HI_STOP        a lane does not stop at a node past its
@@ -248,6 +265,17 @@ inline check_abs() {
  *   MUTANT_ITER_KEEPS_ABANDONED   a restarted batch keeps what the abandoned
  *                                 pass collected (-DSCENARIO_ITER_REPLACE_
  *                                 FIRST)                             -> iter
+ *   MUTANT_ITER_CHECK_FIRST_ONLY  (-DSCENARIO_ITER_ADJACENT) only a dead
+ *                                 run's first node is re-checked: the lane
+ *                                 follows n3's frozen link to nA, retired
+ *                                 after n1 and n3 were unlinked      -> uaf
+ *   MUTANT_ITER_NO_RUN_START      (-DSCENARIO_ITER_ADJACENT, progress) the
+ *                                 re-check expects curr, not the run's
+ *                                 first node: at n3 (run n1, n3, n1 still
+ *                                 linked) D0 never holds n3, so the lane
+ *                                 restarts until a writer unlinks n1:
+ *                                 with the writers stalled it never ends
+ *                                 (not lock-free)                  -> cycle
  */
 #ifdef SCENARIO_ITER
 #define LANE_BATCH 2
@@ -612,6 +640,7 @@ inline lane_step(L) {
                     if
                     :: kk >= ln_lo[L] ->
 #endif
+                        assert(amap[kk] == val[PTR(ln_curr[L])]);
                         ln_bufc[L * 3 + KI(kk)]++;
                         ln_bufv[L * 3 + KI(kk)] = val[PTR(ln_curr[L])]
 #ifndef MUTANT_ITER_NO_LO_SKIP
@@ -635,13 +664,23 @@ inline lane_step(L) {
         :: DEAD(w) ->
             /* the dead run must still hang off pred (else restart) */
             d_step {
+#ifndef MUTANT_ITER_NO_RUN_START
                 if
                 :: ln_runs[L] != 0 -> first = ln_runs[L]
                 :: else -> first = ln_curr[L]
                 fi;
+#else
+                first = ln_curr[L];                 /* not the run's first */
+#endif
                 HOLDER(ln_pred[L]); pw = nw[ln_pred[L]];
 #ifdef MUTANT_ITER_NO_RECHECK
                 pw = first;
+#endif
+#ifdef MUTANT_ITER_CHECK_FIRST_ONLY
+                if
+                :: ln_runs[L] != 0 -> pw = first   /* a later node: unchecked */
+                :: else -> skip
+                fi;
 #endif
                 if
                 :: pw != first ->
@@ -649,6 +688,7 @@ inline lane_step(L) {
 #ifndef MUTANT_ITER_KEEPS_ABANDONED
                     FORGET(L);
 #endif
+                    assert(is_dummy[ln_at[L]]);
                     ln_pred[L] = ln_at[L]; ln_curr[L] = nw[ln_at[L]];
                     NPROTECT(ln_curr[L]); ln_runs[L] = 0; ln_read[L] = 0
                 :: else -> ln_runs[L] = first; ln_curr[L] = TARGET(w)
@@ -663,6 +703,7 @@ inline lane_step(L) {
 /* a batch's start at its dummy, under the round's guard */
 inline lane_begin(L) {
     d_step {
+        assert(is_dummy[ln_at[L]]);
         ln_pred[L] = ln_at[L]; ln_curr[L] = nw[ln_at[L]]; NPROTECT(ln_curr[L]);
         ln_runs[L] = 0; ln_read[L] = 0; FORGET(L); ln_end[L] = L_MORE
     }
@@ -910,6 +951,12 @@ proctype Thread(byte me) {
     :: op == 2 -> break
     :: else ->
         if
+#if defined(SCENARIO_ITER_ADJACENT)
+        :: me == 0 && op == 0 -> k = 3; remove(k)
+        :: me == 0 && op == 1 -> k = 5; remove(k)
+        :: me == 1 && op == 0 -> k = 1; remove(k)
+        :: me == 1 && op == 1 -> skip
+#else
 #ifndef SCENARIO_FLOOR2
         :: me == 0 && op == 0 -> grow()
 #else
@@ -922,6 +969,7 @@ proctype Thread(byte me) {
 #else
         :: me == 1 && op == 0 -> k = 3; insert(k, 2, 6)
         :: me == 1 && op == 1 -> k = 1; remove(k)
+#endif
 #endif
 #ifndef SCENARIO_ITER
         :: me == 2 && op == 0 -> k = 3; get(k)
@@ -955,6 +1003,10 @@ init {
         amap[0] = NONE; amap[1] = 0; amap[2] = NONE; amap[3] = 0;
         amap[4] = NONE; amap[5] = NONE;
         nw[D0] = MK(3, 0, 0); nw[3] = MK(4, 0, 0); nw[4] = 0;
+#ifdef SCENARIO_ITER_ADJACENT
+        /* D0 -> n1 -> n3 -> nA: key 5 present from the start */
+        nw[4] = MK(5, 0, 0); owner[5] = NP; published[5] = 1; amap[5] = 1;
+#endif
 #ifndef SCENARIO_FLOOR2
         size = 1
 #else
