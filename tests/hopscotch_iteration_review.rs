@@ -188,7 +188,7 @@ fn a_resumed_iterator_keeps_bit_reversed_order_across_resizes_of_a_one_key_a_hom
                     if round > 24 {
                         continue;
                     }
-                    if round % 2 == 0 {
+                    if round.is_multiple_of(2) {
                         let n = 500u64 << (round % 5);
                         for i in 0..n {
                             let k = spread(round << 32 | i);

@@ -61,6 +61,8 @@ fn count(map: &HashMap<u64, u64, Identity>, kind: Kind) -> BTreeMap<u64, usize> 
     match kind {
         Kind::Next => {
             let mut iter = map.iter();
+            // `next` itself, one entry at a time (not `fold`).
+            #[allow(clippy::while_let_on_iterator)]
             while let Some((k, v)) = iter.next() {
                 saw(k, v);
             }
@@ -150,7 +152,7 @@ fn every_permutation_of_lane_lengths_yields_each_key_once() {
     // Heap's algorithm, iterative.
     let mut c = [0usize; 8];
     let check = |perm: &[u64], index: u64| {
-        if index % 7 != 0 {
+        if !index.is_multiple_of(7) {
             return;
         }
         let map = map_for(perm);
@@ -356,7 +358,11 @@ fn scenario(seed: u64, floor: usize, pinned: bool) {
 fn writes_between_steps_grow_shrink_and_clear_without_a_key_lost_or_twice() {
     for seed in 1..=80u64 {
         for (i, &floor) in [1usize, 2, 4, 8, 64].iter().enumerate() {
-            scenario(seed * 16 + i as u64, floor, (seed + i as u64) % 2 == 0);
+            scenario(
+                seed * 16 + i as u64,
+                floor,
+                (seed + i as u64).is_multiple_of(2),
+            );
         }
     }
 }
