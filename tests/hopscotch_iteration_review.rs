@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{Identity, Rng};
+use common::{Identity, IterBooks, Rng};
 use kovan_map::HopscotchMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -358,50 +358,20 @@ fn pick(rng: &mut Rng, cluster_bits: u32) -> u64 {
     }
 }
 
-/// The iteration's books.
-struct Books {
-    /// Every key present at some point since the iterator was made.
-    ever: BTreeSet<u64>,
-    /// Present when the iterator was made and not removed since.
-    throughout: BTreeSet<u64>,
-    /// Present now.
-    now: BTreeSet<u64>,
-    /// How often each key was yielded.
-    seen: BTreeMap<u64, usize>,
+/// The books' writes on a map of neighbourhood `H`.
+fn insert<const H: usize>(
+    books: &mut IterBooks,
+    map: &HopscotchMap<u64, u64, Identity, H>,
+    k: u64,
+) {
+    books.inserted(k, map.insert(k, val(k)).is_some());
 }
-
-impl Books {
-    fn insert<const H: usize>(&mut self, map: &HopscotchMap<u64, u64, Identity, H>, k: u64) {
-        let was = map.insert(k, val(k));
-        assert_eq!(was.is_some(), self.now.contains(&k), "insert {k}");
-        self.now.insert(k);
-        self.ever.insert(k);
-    }
-    fn remove<const H: usize>(&mut self, map: &HopscotchMap<u64, u64, Identity, H>, k: u64) {
-        let was = map.remove(&k);
-        assert_eq!(was.is_some(), self.now.contains(&k), "remove {k}");
-        self.now.remove(&k);
-        self.throughout.remove(&k);
-    }
-    fn saw(&mut self, k: u64, case: &str) {
-        assert!(
-            self.ever.contains(&k),
-            "{case}: key {k} yielded, never present"
-        );
-        let n = self.seen.entry(k).or_insert(0);
-        *n += 1;
-        assert_eq!(*n, 1, "{case}: key {k} yielded twice");
-    }
-    fn finish(&self, case: &str) {
-        for k in &self.throughout {
-            assert_eq!(
-                self.seen.get(k),
-                Some(&1),
-                "{case}: key {k}, present throughout, yielded {:?} times",
-                self.seen.get(k)
-            );
-        }
-    }
+fn remove<const H: usize>(
+    books: &mut IterBooks,
+    map: &HopscotchMap<u64, u64, Identity, H>,
+    k: u64,
+) {
+    books.removed(k, map.remove(&k).is_some());
 }
 
 /// One scenario: a map of minimum `min` slots and neighbourhood `H`, an
@@ -413,16 +383,11 @@ fn scenario<const H: usize>(seed: u64, min: usize, kind: Kind) {
     let cluster_bits = 1 + rng.below(6) as u32;
     let map: HopscotchMap<u64, u64, Identity, H> =
         HopscotchMap::with_capacity_and_hasher(min, Identity);
-    let mut books = Books {
-        ever: BTreeSet::new(),
-        throughout: BTreeSet::new(),
-        now: BTreeSet::new(),
-        seen: BTreeMap::new(),
-    };
+    let mut books = IterBooks::default();
     let start = rng.below(600) as usize;
     for _ in 0..start {
         let k = pick(&mut rng, cluster_bits);
-        books.insert(&map, k);
+        insert(&mut books, &map, k);
     }
     books.throughout = books.now.clone();
     let pinned = map.pin();
@@ -453,7 +418,7 @@ fn scenario<const H: usize>(seed: u64, min: usize, kind: Kind) {
                 let n = (min as u64 * (64 << rng.below(6))).min(40_000);
                 for _ in 0..n {
                     let k = rng.next() | (1 << 63);
-                    books.insert(&map, k);
+                    insert(&mut books, &map, k);
                 }
             }
             // Remove every key not present throughout... and some that are.
@@ -465,7 +430,7 @@ fn scenario<const H: usize>(seed: u64, min: usize, kind: Kind) {
                     }
                 }
                 for k in doomed {
-                    books.remove(&map, k);
+                    remove(&mut books, &map, k);
                 }
             }
             // A few inserts and removals (a resize started by one of them is
@@ -474,9 +439,9 @@ fn scenario<const H: usize>(seed: u64, min: usize, kind: Kind) {
                 for _ in 0..rng.below(40) {
                     let k = pick(&mut rng, cluster_bits);
                     if rng.below(2) == 0 {
-                        books.insert(&map, k);
+                        insert(&mut books, &map, k);
                     } else {
-                        books.remove(&map, k);
+                        remove(&mut books, &map, k);
                     }
                 }
             }
@@ -491,9 +456,9 @@ fn scenario<const H: usize>(seed: u64, min: usize, kind: Kind) {
                 }
                 for k in back {
                     if books.now.contains(&k) {
-                        books.remove(&map, k);
+                        remove(&mut books, &map, k);
                     }
-                    books.insert(&map, k);
+                    insert(&mut books, &map, k);
                 }
             }
             // Clustered keys: crowd one home's neighbourhood into its
@@ -504,10 +469,10 @@ fn scenario<const H: usize>(seed: u64, min: usize, kind: Kind) {
                     .map(|i| base | ((i + 1 + rng.below(1 << 20)) << 24))
                     .collect();
                 for &k in &keys {
-                    books.insert(&map, k);
+                    insert(&mut books, &map, k);
                 }
                 for &k in keys.iter().take(H.min(keys.len())) {
-                    books.remove(&map, k);
+                    remove(&mut books, &map, k);
                 }
             }
             _ => {}

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Identity, Rng};
+use common::{Identity, IterBooks, Rng};
 use kovan_map::HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -189,45 +189,12 @@ fn every_permutation_of_lane_lengths_yields_each_key_once() {
     assert_eq!(index + 1, 40_320);
 }
 
-/// The books of one iteration with writes between its steps.
-struct Books {
-    ever: BTreeSet<u64>,
-    throughout: BTreeSet<u64>,
-    now: BTreeSet<u64>,
-    seen: BTreeMap<u64, usize>,
+/// The books' writes.
+fn insert(books: &mut IterBooks, map: &HashMap<u64, u64, Identity>, k: u64) {
+    books.inserted(k, map.insert(k, val(k)).is_some());
 }
-
-impl Books {
-    fn insert(&mut self, map: &HashMap<u64, u64, Identity>, k: u64) {
-        assert_eq!(
-            map.insert(k, val(k)).is_some(),
-            self.now.contains(&k),
-            "insert {k}"
-        );
-        self.now.insert(k);
-        self.ever.insert(k);
-    }
-    fn remove(&mut self, map: &HashMap<u64, u64, Identity>, k: u64) {
-        assert_eq!(
-            map.remove(&k).is_some(),
-            self.now.contains(&k),
-            "remove {k}"
-        );
-        self.now.remove(&k);
-        self.throughout.remove(&k);
-    }
-    fn clear(&mut self, map: &HashMap<u64, u64, Identity>) {
-        map.clear();
-        self.now.clear();
-        self.throughout.clear();
-    }
-    fn saw(&mut self, k: u64, v: u64, case: &str) {
-        assert_eq!(v, val(k), "{case}: key {k} with a value it never held");
-        assert!(self.ever.contains(&k), "{case}: key {k} never present");
-        let n = self.seen.entry(k).or_insert(0);
-        *n += 1;
-        assert_eq!(*n, 1, "{case}: key {k} yielded twice");
-    }
+fn remove(books: &mut IterBooks, map: &HashMap<u64, u64, Identity>, k: u64) {
+    books.removed(k, map.remove(&k).is_some());
 }
 
 /// A key: in one lane mostly (the lanes then have very different lengths),
@@ -245,15 +212,10 @@ fn scenario(seed: u64, floor: usize, pinned: bool) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let hot = rng.below(8);
     let map: HashMap<u64, u64, Identity> = HashMap::with_capacity_and_hasher(floor, Identity);
-    let mut books = Books {
-        ever: BTreeSet::new(),
-        throughout: BTreeSet::new(),
-        now: BTreeSet::new(),
-        seen: BTreeMap::new(),
-    };
+    let mut books = IterBooks::default();
     for _ in 0..rng.below(300) {
         let k = pick(&mut rng, hot);
-        books.insert(&map, k);
+        insert(&mut books, &map, k);
     }
     books.throughout = books.now.clone();
     let handle = map.pin();
@@ -267,7 +229,10 @@ fn scenario(seed: u64, floor: usize, pinned: bool) {
         let most = if rng.below(2) == 0 { 3 } else { 80 };
         for _ in 0..1 + rng.below(most) {
             match iter.next() {
-                Some((k, v)) => books.saw(k, v, &case),
+                Some((k, v)) => {
+                    assert_eq!(v, val(k), "{case}: key {k} with a value it never held");
+                    books.saw(k, &case)
+                }
                 None => break 'outer,
             }
         }
@@ -278,7 +243,7 @@ fn scenario(seed: u64, floor: usize, pinned: bool) {
             0 | 1 => {
                 for _ in 0..(64 << rng.below(7)) {
                     let k = pick(&mut rng, hot) | 1 << 63;
-                    books.insert(&map, k);
+                    insert(&mut books, &map, k);
                 }
             }
             // Shrink: remove what was not there at the start, and a few
@@ -291,13 +256,14 @@ fn scenario(seed: u64, floor: usize, pinned: bool) {
                     }
                 }
                 for k in doomed {
-                    books.remove(&map, k);
+                    remove(&mut books, &map, k);
                 }
             }
             // Clear, then put back keys already yielded (they must not come
             // again) and new ones.
             4 => {
-                books.clear(&map);
+                map.clear();
+                books.cleared();
                 let mut back = Vec::new();
                 for &k in books.seen.keys() {
                     if rng.below(2) == 0 {
@@ -305,11 +271,11 @@ fn scenario(seed: u64, floor: usize, pinned: bool) {
                     }
                 }
                 for k in back {
-                    books.insert(&map, k);
+                    insert(&mut books, &map, k);
                 }
                 for _ in 0..rng.below(50) {
                     let k = pick(&mut rng, hot);
-                    books.insert(&map, k);
+                    insert(&mut books, &map, k);
                 }
             }
             // Flap yielded keys.
@@ -322,32 +288,25 @@ fn scenario(seed: u64, floor: usize, pinned: bool) {
                 }
                 for k in back {
                     if books.now.contains(&k) {
-                        books.remove(&map, k);
+                        remove(&mut books, &map, k);
                     }
-                    books.insert(&map, k);
+                    insert(&mut books, &map, k);
                 }
             }
             7..=9 => {
                 for _ in 0..rng.below(30) {
                     let k = pick(&mut rng, hot);
                     if rng.below(2) == 0 {
-                        books.insert(&map, k);
+                        insert(&mut books, &map, k);
                     } else {
-                        books.remove(&map, k);
+                        remove(&mut books, &map, k);
                     }
                 }
             }
             _ => {}
         }
     }
-    for k in &books.throughout {
-        assert_eq!(
-            books.seen.get(k),
-            Some(&1),
-            "{case}: key {k}, present throughout, yielded {:?} times",
-            books.seen.get(k)
-        );
-    }
+    books.finish(&case);
     drop(iter);
     drop(handle);
     let all: BTreeSet<u64> = map.keys().collect();

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -484,4 +484,60 @@ pub fn counts(pass: impl Iterator<Item = u64>) -> BTreeMap<u64, usize> {
         *seen.entry(k).or_insert(0) += 1;
     }
     seen
+}
+
+/// The books of one iteration with writes between its steps (the review
+/// suites of iteration across resizes): each write's answer is checked
+/// against them, and each key yielded.
+#[derive(Default)]
+pub struct IterBooks {
+    /// Every key present at some point since the iterator was made.
+    pub ever: BTreeSet<u64>,
+    /// Present when the iterator was made and not removed since.
+    pub throughout: BTreeSet<u64>,
+    /// Present now.
+    pub now: BTreeSet<u64>,
+    /// How often each key was yielded.
+    pub seen: BTreeMap<u64, usize>,
+}
+
+impl IterBooks {
+    /// An insert of `k` answered that `k` was present (`was`) or not.
+    pub fn inserted(&mut self, k: u64, was: bool) {
+        assert_eq!(was, self.now.contains(&k), "insert {k}");
+        self.now.insert(k);
+        self.ever.insert(k);
+    }
+    /// A removal of `k` answered that `k` was present (`was`) or not.
+    pub fn removed(&mut self, k: u64, was: bool) {
+        assert_eq!(was, self.now.contains(&k), "remove {k}");
+        self.now.remove(&k);
+        self.throughout.remove(&k);
+    }
+    /// The map was cleared.
+    pub fn cleared(&mut self) {
+        self.now.clear();
+        self.throughout.clear();
+    }
+    /// The iterator yielded `k`: once, and a key that was present.
+    pub fn saw(&mut self, k: u64, case: &str) {
+        assert!(
+            self.ever.contains(&k),
+            "{case}: key {k} yielded, never present"
+        );
+        let n = self.seen.entry(k).or_insert(0);
+        *n += 1;
+        assert_eq!(*n, 1, "{case}: key {k} yielded twice");
+    }
+    /// The iterator ended: every key present throughout was yielded.
+    pub fn finish(&self, case: &str) {
+        for k in &self.throughout {
+            assert_eq!(
+                self.seen.get(k),
+                Some(&1),
+                "{case}: key {k}, present throughout, yielded {:?} times",
+                self.seen.get(k)
+            );
+        }
+    }
 }
