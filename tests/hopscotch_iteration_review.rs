@@ -22,20 +22,10 @@
 
 mod common;
 
-use common::{Identity, IterBooks, Rng};
+use common::{key_of_value as key_of, value_of_key as val, Identity, IterBooks, Rng};
 use kovan_map::HopscotchMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// A key's value: a function of the key, so any yield is checked.
-fn val(k: u64) -> u64 {
-    k.rotate_left(17) ^ 0xA5A5_5A5A_F00F_0FF0
-}
-
-/// The key of value `v` (inverse of [`val`]).
-fn key_of(v: u64) -> u64 {
-    (v ^ 0xA5A5_5A5A_F00F_0FF0).rotate_right(17)
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {

@@ -8,18 +8,9 @@
 
 mod common;
 
-use common::{Identity, IterBooks, Rng};
+use common::{key_of_value as key_of, value_of_key as val, Identity, IterBooks, Rng};
 use kovan_map::HashMap;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// A key's value, a function of the key.
-fn val(k: u64) -> u64 {
-    k.rotate_left(23) ^ 0x0123_4567_89AB_CDEF
-}
-
-fn key_of(v: u64) -> u64 {
-    (v ^ 0x0123_4567_89AB_CDEF).rotate_right(23)
-}
 
 /// `i` reversed in three bits.
 const REV3: [u64; 8] = [0, 4, 2, 6, 1, 5, 3, 7];

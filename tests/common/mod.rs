@@ -541,3 +541,15 @@ impl IterBooks {
         }
     }
 }
+
+/// A key's value in the iteration review suites: a bijection, so a value
+/// yielded is checked against its key and `values()` maps back to keys
+/// ([`key_of_value`]).
+pub fn value_of_key(k: u64) -> u64 {
+    k.rotate_left(23) ^ 0x0123_4567_89AB_CDEF
+}
+
+/// The key of value `v` (the inverse of [`value_of_key`]).
+pub fn key_of_value(v: u64) -> u64 {
+    (v ^ 0x0123_4567_89AB_CDEF).rotate_right(23)
+}
