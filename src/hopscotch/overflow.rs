@@ -268,6 +268,17 @@ pub(crate) fn push<'g, K, V>(
 /// node by a pass (so the node is reached through protected loads, never
 /// through the pointer this thread allocated it by), marks its slot removed
 /// (a null [`DELETED`] word) and unlinks it.
+///
+/// The pass can also find the list *detached*: between the lost decision
+/// and this call the winner showed the copy, the migration finished, the
+/// new table became the root, was migrated in its turn (the seal leaves a
+/// `HOLE` node where it is: `settle_node` copies nothing from it) and was
+/// retired, which detaches every list and retires its nodes
+/// ([`retire_sealed`]). Then there is nothing to take back: the node is
+/// retired with the table, and nobody reads a `HOLE` word but its owner, so
+/// the caller still owns (and retires) the descriptor. Seen once on real
+/// threads (`tests/pinned_review.rs`, a debug build on two busy cores), when
+/// this function asserted that the node is always found.
 pub(crate) fn withdraw<'g, K: 'static, V: 'static>(
     head: &'g Link<Node<K, V>>,
     word: Shared<'g, Entry<K, V>>,
@@ -283,9 +294,20 @@ pub(crate) fn withdraw<'g, K: 'static, V: 'static>(
         },
         || {},
     );
-    // Only this thread writes `word` out of the node, so the pass finds it
-    // and the CAS succeeds; checked in every build.
-    let node = found.expect("a losing copier's publication left its list");
+    // Only this thread writes `word` out of the node, and a node leaves its
+    // list only once its slot is removed, or with the whole list when the
+    // table is retired. So the pass finds it unless the list was detached;
+    // checked in every build.
+    let Some(node) = found else {
+        // ORDERING: Acquire pairs with the Release CAS of `retire_sealed`'s
+        // detach (only a detach leaves a head null and sealed).
+        let detached = head.load(Ordering::Acquire, guard);
+        assert!(
+            detached.with_tag(0).is_null() && detached.tag() & SEALED != 0,
+            "a losing copier's publication left a list still attached"
+        );
+        return;
+    };
     // ORDERING: AcqRel, as the removal in `HopscotchMap::delete`.
     let removed = node.slot.cas(
         word,

@@ -496,8 +496,10 @@ fn publish_and_decide<'g, K: 'static, V: 'static>(
     }
     if !decide(mine) {
         overflow::withdraw(list, mine, guard);
-        // SAFETY: withdrawn from its node's slot, never decided: in no slot
-        // any more; retired once, here.
+        // SAFETY: withdrawn from its node's slot, or left in a node of a
+        // list the table's retirement detached (which retires the node and
+        // never a `HOLE` word's descriptor); never decided, read by no other
+        // thread: retired once, here.
         unsafe { entry::retire_descriptor(mine) };
     }
 }
