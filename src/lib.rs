@@ -209,12 +209,18 @@ pub use hash_map::HashMap;
 pub use hopscotch::HopscotchMap;
 pub use reclaim::{flush, pin, Guard};
 
-/// The model reclaimer's controls, for the model suites of
-/// `kovan-map-models` (loom and `shuttle-model` builds only).
-#[cfg(any(kovan_map_loom, feature = "shuttle-model"))]
+/// The model reclaimer's controls (loom and `shuttle-model` builds) and the
+/// pause points (`shuttle` builds), for the model suites of
+/// `kovan-map-models`.
+#[cfg(any(kovan_map_loom, feature = "shuttle"))]
 #[doc(hidden)]
 pub mod model {
+    #[cfg(any(kovan_map_loom, feature = "shuttle-model"))]
     pub use crate::reclaim::{model_quiesce, model_reset, Epochs};
+    /// Pause points (`shuttle` builds): see `tests/shuttle_copy_pauses.rs`
+    /// of `kovan-map-models`.
+    #[cfg(feature = "shuttle")]
+    pub use crate::sync::{set_pause_hook, Pause};
 }
 
 /// The default hasher of the maps: foldhash's `quality` variant, seeded per

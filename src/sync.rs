@@ -160,3 +160,65 @@ impl<T> UnsafeCell<T> {
         self.0.into_inner()
     }
 }
+
+/// A named place in the maps' code where a shuttle scenario may stop a
+/// thread ([`pause`]), to force an interleaving that random and PCT
+/// schedules reach too rarely to count on: one thread stopped at a point
+/// while others finish two migrations.
+///
+/// The points exist in every build; only the `shuttle` builds call a hook
+/// there (`kovan_map::model::set_pause_hook`). Elsewhere [`pause`] is empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pause {
+    /// A `HopscotchMap` copier published its copy of a frozen entry in the
+    /// new table (a reserved slot, or a node pushed on a home's overflow
+    /// list when `overflow`) and is about to try the decision.
+    CopyPublished {
+        /// The copy went to an overflow list.
+        overflow: bool,
+    },
+    /// That copier's decision failed; it is about to withdraw its copy.
+    CopyLost {
+        /// The copy went to an overflow list.
+        overflow: bool,
+    },
+}
+
+/// The hook [`pause`] calls: a `fn(Pause)` as an address, 0 for none.
+/// A plain std atomic: the registry is set outside the modelled code, before
+/// a scenario runs, and is not itself under test.
+#[cfg(feature = "shuttle")]
+static PAUSE_HOOK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Sets (or, with `None`, clears) the hook that every [`Pause`] point calls
+/// in the `shuttle` builds. The hook runs on the thread at the point, inside
+/// the map's operation (its guard held), and may block on shuttle's
+/// primitives until the scenario lets it go on.
+#[cfg(feature = "shuttle")]
+pub fn set_pause_hook(hook: Option<fn(Pause)>) {
+    // ORDERING: SeqCst, and no partner in the maps: set before the scenario
+    // starts its threads, which orders it before every load below.
+    PAUSE_HOOK.store(
+        hook.map_or(0, |f| f as usize),
+        std::sync::atomic::Ordering::SeqCst,
+    );
+}
+
+/// Calls the pause hook at `point` (`shuttle` builds; nothing elsewhere).
+#[inline(always)]
+pub(crate) fn pause(point: Pause) {
+    #[cfg(feature = "shuttle")]
+    {
+        // ORDERING: SeqCst, as in `set_pause_hook`.
+        let hook = PAUSE_HOOK.load(std::sync::atomic::Ordering::SeqCst);
+        if hook != 0 {
+            // SAFETY: only `set_pause_hook` writes the registry, with 0 or
+            // the address of a `fn(Pause)`; fn pointers and `usize` have the
+            // same size, and a fn item lives for the whole program.
+            let hook: fn(Pause) = unsafe { core::mem::transmute::<usize, fn(Pause)>(hook) };
+            hook(point);
+        }
+    }
+    #[cfg(not(feature = "shuttle"))]
+    let _ = point;
+}

@@ -447,7 +447,9 @@ fn publish_and_decide<'g, K: 'static, V: 'static>(
         let mine = entry::move_word(descriptor, guard).with_tag(HOLE);
         match new.reserve(h, mine, guard) {
             Reserve::At(index) => {
+                sync::pause(sync::Pause::CopyPublished { overflow: false });
                 if !decide(mine) {
+                    sync::pause(sync::Pause::CopyLost { overflow: false });
                     // Lost: nobody else ever wrote our publication.
                     let withdrawn = new.withdraw(index, mine, guard);
                     assert!(
@@ -494,7 +496,9 @@ fn publish_and_decide<'g, K: 'static, V: 'static>(
         }
         return;
     }
+    sync::pause(sync::Pause::CopyPublished { overflow: true });
     if !decide(mine) {
+        sync::pause(sync::Pause::CopyLost { overflow: true });
         overflow::withdraw(list, mine, guard);
         // SAFETY: withdrawn from its node's slot, or left in a node of a
         // list the table's retirement detached (which retires the node and
