@@ -182,6 +182,44 @@ pub enum Pause {
         /// The copy went to an overflow list.
         overflow: bool,
     },
+    /// A `HopscotchMap` copier read the home word of its entry's new home
+    /// (not frozen) and is about to publish its copy: it has neither
+    /// reserved a slot nor pushed a node yet.
+    CopyHomeRead {
+        /// The word it read has the home in overflow mode (the copy will
+        /// be pushed on the home's list).
+        overflow: bool,
+    },
+    /// A `HopscotchMap` copier's decision succeeded (the source now names
+    /// its descriptor); it has not shown the copy yet.
+    CopyWon {
+        /// The copy went to an overflow list.
+        overflow: bool,
+    },
+    /// A thread showing a decided copy loaded the descriptor's fields and
+    /// saw the source still name it; it is about to show the publication
+    /// (commit and untag a slot, or untag a list node).
+    ShowChecked {
+        /// The publication is an overflow node.
+        overflow: bool,
+    },
+    /// A migration sealed the link into a node of an old table's overflow
+    /// list and is about to settle (freeze and copy) that node.
+    SealedNode,
+    /// A losing overflow copier's pass found its node still in its list;
+    /// it is about to mark the node's slot removed.
+    WithdrawFound,
+    /// A `HopscotchMap` insert of a new key reserved a slot within its
+    /// home's neighbourhood and is about to commit it.
+    InsertReserved,
+    /// That insert committed its slot and is about to show its entry.
+    InsertCommitted,
+    /// A `HopscotchMap` removal tagged the key's entry removed and is about
+    /// to release its slot (or unlink its overflow node).
+    RemoveTagged {
+        /// The entry was in an overflow node.
+        overflow: bool,
+    },
 }
 
 /// The hook [`pause`] calls: a `fn(Pause)` as an address, 0 for none.

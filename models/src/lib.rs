@@ -37,5 +37,7 @@ pub mod harness;
 pub mod history;
 pub mod jsonl;
 pub mod lincheck;
+#[cfg(feature = "shuttle")]
+pub mod pauses;
 pub mod scenario;
 pub mod spec;

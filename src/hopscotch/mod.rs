@@ -661,6 +661,9 @@ where
         ) {
             return false;
         }
+        sync::pause(sync::Pause::RemoveTagged {
+            overflow: matches!(found.place, Place::Overflow { .. }),
+        });
         self.count(found.entry().hash(), -1);
         match found.place {
             Place::Slot { home, index } => table.release(home, index, found.word, guard),
@@ -703,6 +706,7 @@ where
         let hole = entry.with_tag(PENDING);
         match table.reserve(h, hole, guard) {
             Reserve::At(index) => {
+                sync::pause(sync::Pause::InsertReserved);
                 let mut word = word;
                 loop {
                     // The commit: one CAS of the home word, from the word the
@@ -712,6 +716,7 @@ where
                     // dereferenced again.
                     if table.commit(h, word, index) {
                         pending.published();
+                        sync::pause(sync::Pause::InsertCommitted);
                         table.untag(index, hole, guard);
                         self.inserted(hash, guard);
                         return true;

@@ -308,6 +308,7 @@ pub(crate) fn withdraw<'g, K: 'static, V: 'static>(
         );
         return;
     };
+    sync::pause(sync::Pause::WithdrawFound);
     // ORDERING: AcqRel, as the removal in `HopscotchMap::delete`.
     let removed = node.slot.cas(
         word,

@@ -225,6 +225,7 @@ fn migrate_chunk<'g, K: 'static, V: 'static>(
         }
         if word & OVERFLOW != 0 {
             overflow::seal(old.overflow(h), guard, |node| {
+                sync::pause(sync::Pause::SealedNode);
                 settle_node(new, node, guard);
             });
         }
@@ -430,6 +431,9 @@ fn publish_and_decide<'g, K: 'static, V: 'static>(
         // not happen; `tests/hopscotch.rs` on real threads met it.)
         return;
     }
+    sync::pause(sync::Pause::CopyHomeRead {
+        overflow: word & OVERFLOW != 0,
+    });
     let decide = |publication: Shared<'g, Entry<K, V>>| {
         // ORDERING: AcqRel. Release publishes the descriptor's fields (and
         // the publication it names) to helpers that acquire the source;
@@ -460,6 +464,8 @@ fn publish_and_decide<'g, K: 'static, V: 'static>(
                     // slot any more; retired (not freed: it was shown) once,
                     // here.
                     unsafe { entry::retire_descriptor(mine) };
+                } else {
+                    sync::pause(sync::Pause::CopyWon { overflow: false });
                 }
             }
             failed => {
@@ -505,6 +511,8 @@ fn publish_and_decide<'g, K: 'static, V: 'static>(
         // never a `HOLE` word's descriptor); never decided, read by no other
         // thread: retired once, here.
         unsafe { entry::retire_descriptor(mine) };
+    } else {
+        sync::pause(sync::Pause::CopyWon { overflow: true });
     }
 }
 
@@ -530,6 +538,9 @@ fn show_decided<'g, K: 'static, V: 'static>(
     // The source still named the descriptor after `node` was read, so the
     // copy was not shown and marked then, and `node` was reachable.
     let publication = decided.with_tag(HOLE);
+    sync::pause(sync::Pause::ShowChecked {
+        overflow: !node.is_null(),
+    });
     if node.is_null() {
         new.show_copy(copy.home(), publication, entry, guard);
     } else {
