@@ -268,8 +268,10 @@ fn parse_chunk(text: &str, first_line: usize, version: u64) -> Chunk {
 }
 
 /// The hasher for thread ids read from the file: seeded at random per
-/// process, so that no file can choose ids that share a bucket.
-type ThreadIdHasher = foldhash::fast::RandomState;
+/// process, so that no file can choose ids that share a bucket. `quality`,
+/// as the maps' default: ids are small structured integers, whose low bits
+/// `foldhash::fast` spreads poorly for some seeds (`kovan_map::DefaultHashBuilder`).
+type ThreadIdHasher = foldhash::quality::RandomState;
 
 /// The first line (in file order) that completes a pair of overlapping
 /// operations of one thread.

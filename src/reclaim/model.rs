@@ -797,6 +797,9 @@ impl<T> Link<T> {
     /// they forbid is pruned from loom's exploration, and the load is made
     /// again after a yield (loom then offers no store seen before it when a
     /// newer one exists), so the run goes on as a possible execution.
+    /// Outside loom (the `shuttle-model` build) nothing is pruned and the
+    /// loop runs once.
+    #[cfg_attr(not(kovan_map_loom), allow(clippy::never_loop))]
     fn load_possible(&self, order: Ordering, slot: usize) -> usize {
         loop {
             let raw = self.word.load(order);
